@@ -1,0 +1,160 @@
+"""The ledger's tables: one typed SQLAlchemy 2 model per table, nothing else.
+
+Alembic (``migrations/``) is the only way the schema changes; nothing calls
+``create_all``. Times are timezone-aware UTC; money is USD as float (the
+venue quotes 0.01 ticks and fees rounded to 5 decimals, far inside double
+precision), shares are floats (the venue allows fractional shares).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+UtcDateTime = DateTime(timezone=True)
+
+
+class MarketRow(Base):
+    """An Up/Down market the engine saw listed."""
+
+    __tablename__ = "markets"
+
+    market_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(16), index=True)
+    window_s: Mapped[int] = mapped_column(Integer)
+    start_ts: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_ts: Mapped[datetime] = mapped_column(UtcDateTime)
+    strike: Mapped[float] = mapped_column(Float)
+    up_token: Mapped[str] = mapped_column(String(160))
+    down_token: Mapped[str] = mapped_column(String(160))
+    fee_rate: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(16))
+
+
+class SignalRow(Base):
+    """Every candidate a strategy proposed, accepted or not.
+
+    ``key`` is the idempotency key (strategy, market, side, trigger): a
+    restart that proposes the same candidate finds it here and does nothing.
+    A rejected candidate keeps the stage that rejected it (``reason``, e.g.
+    ``gate.dead_zone`` or ``exec.min_notional``) and the value that failed.
+    """
+
+    __tablename__ = "signals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    strategy: Mapped[str] = mapped_column(String(64), index=True)
+    market_id: Mapped[str] = mapped_column(ForeignKey("markets.market_id"), index=True)
+    symbol: Mapped[str] = mapped_column(String(16))
+    side: Mapped[str] = mapped_column(String(8))
+    token_id: Mapped[str] = mapped_column(String(160))
+    trigger: Mapped[str] = mapped_column(String(64))
+    price: Mapped[float] = mapped_column(Float)
+    fair: Mapped[float] = mapped_column(Float)
+    edge: Mapped[float] = mapped_column(Float)
+    z: Mapped[float] = mapped_column(Float)
+    sigma: Mapped[float] = mapped_column(Float)
+    t_remaining_s: Mapped[float] = mapped_column(Float)
+    delta_1pct: Mapped[float | None] = mapped_column(Float)
+    gamma_1pct: Mapped[float | None] = mapped_column(Float)
+    vega_1pt: Mapped[float | None] = mapped_column(Float)
+    theta_1min: Mapped[float | None] = mapped_column(Float)
+    iv: Mapped[float | None] = mapped_column(Float)
+    iv_rv: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str | None] = mapped_column(String(64))
+    reason_value: Mapped[float | None] = mapped_column(Float)
+    stake: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class OrderRow(Base):
+    """The one order a signal produced (FAK at a limit price), filled or refused."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    signal_key: Mapped[str] = mapped_column(ForeignKey("signals.key"), unique=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime)
+    strategy: Mapped[str] = mapped_column(String(64), index=True)
+    market_id: Mapped[str] = mapped_column(ForeignKey("markets.market_id"), index=True)
+    token_id: Mapped[str] = mapped_column(String(160))
+    side: Mapped[str] = mapped_column(String(8))
+    order_type: Mapped[str] = mapped_column(String(8))
+    limit_price: Mapped[float] = mapped_column(Float)
+    stake: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    filled_shares: Mapped[float] = mapped_column(Float, default=0.0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    fees: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class FillRow(Base):
+    """One book level an order took (price, shares, taker fee)."""
+
+    __tablename__ = "fills"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime)
+    price: Mapped[float] = mapped_column(Float)
+    shares: Mapped[float] = mapped_column(Float)
+    fee: Mapped[float] = mapped_column(Float)
+
+
+class OutcomeRow(Base):
+    """How a market resolved: UP when the end price >= the start price."""
+
+    __tablename__ = "outcomes"
+
+    market_id: Mapped[str] = mapped_column(ForeignKey("markets.market_id"), primary_key=True)
+    winner: Mapped[str] = mapped_column(String(8))
+    start_price: Mapped[float] = mapped_column(Float)
+    end_price: Mapped[float] = mapped_column(Float)
+    resolved_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PositionRow(Base):
+    """A strategy's holding of one token of one market, settled at resolution."""
+
+    __tablename__ = "positions"
+    __table_args__ = (UniqueConstraint("strategy", "market_id", "side"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    strategy: Mapped[str] = mapped_column(String(64), index=True)
+    market_id: Mapped[str] = mapped_column(ForeignKey("markets.market_id"), index=True)
+    side: Mapped[str] = mapped_column(String(8))
+    token_id: Mapped[str] = mapped_column(String(160))
+    shares: Mapped[float] = mapped_column(Float)
+    cost: Mapped[float] = mapped_column(Float)
+    fees: Mapped[float] = mapped_column(Float)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    payout: Mapped[float | None] = mapped_column(Float)
+    pnl: Mapped[float | None] = mapped_column(Float)
