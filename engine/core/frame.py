@@ -111,6 +111,12 @@ class SignalFrame:
             for m, s, t in zip(self.market_id, self.side, self.trigger, strict=True)
         ]
 
+    def take(self, mask: np.ndarray) -> SignalFrame:
+        """A new frame with only the rows where ``mask`` is true."""
+        mask = np.asarray(mask, dtype=bool)
+        cols = {f.name: getattr(self, f.name)[mask] for f in fields(self) if f.name not in ("strategy", "ts")}
+        return SignalFrame(strategy=self.strategy, ts=self.ts, **cols)
+
     @classmethod
     def empty(cls, strategy: str, ts: float) -> SignalFrame:
         cols = {name: np.empty(0, dtype=object) for name in OBJECT_COLUMNS if name != "reason"}

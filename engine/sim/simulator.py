@@ -14,6 +14,7 @@ Market makers quote the UP token at ``N(d2)`` from the spot they saw
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,10 +30,18 @@ DEFAULT_PRICES = {"BTCUSDT": 95_000.0, "ETHUSDT": 3_300.0, "SOLUSDT": 190.0}
 
 
 def _check(name: str, value: float, lo: float, hi: float, *, lo_open: bool = False) -> None:
-    ok = (lo < value if lo_open else lo <= value) and value <= hi
-    if not ok or not math.isfinite(value):
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = math.nan
+    ok = (lo < x if lo_open else lo <= x) and x <= hi
+    if not ok:
         left = "(" if lo_open else "["
-        raise ValueError(f"sim.{name}={value!r} must be in {left}{lo:g}, {hi:g}]")
+        raise ValueError(f"sim.{name}={value!r} must be in {left}{_fmt(lo)}, {_fmt(hi)}]")
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
 def window_label(window_s: int) -> str:
@@ -68,8 +77,8 @@ class _State:
         "spot",
         "n",
         "hist",
+        "start_ts",
         "sym_idx",
-        "win_of_slot",
         "strike",
         "end_ts",
         "markets",
@@ -136,10 +145,10 @@ class MarketSimulator:
             vol_high_mult=self.vol_high_mult,
         )
         st.n = -1
+        st.start_ts = _parse_start(self.start)
         st.hist = np.tile(initial, (self.mm_lag_s + 1, 1))
         # Market slots are window-major: slot w * n_sym + i is symbol i's window w.
         st.sym_idx = np.tile(np.arange(n_sym), n_win)
-        st.win_of_slot = np.repeat(np.asarray(self.windows, dtype=float), n_sym)
         st.strike = np.ones(n_sym * n_win)
         st.end_ts = np.zeros(n_sym * n_win)
         st.markets = [None] * (n_sym * n_win)
@@ -149,19 +158,26 @@ class MarketSimulator:
 
     def _validate(self) -> None:
         set_ = object.__setattr__
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+        seed_ok = isinstance(self.seed, numbers.Integral) and not isinstance(self.seed, bool)
+        if not seed_ok or not 0 <= self.seed < 2**63:
             raise ValueError(f"sim.seed={self.seed!r} must be an int in [0, 2**63)")
-        _check("seed", self.seed, 0, 2**63 - 1)
+        set_(self, "seed", int(self.seed))
         symbols = tuple(str(s) for s in self.symbols)
         if not symbols or len(set(symbols)) != len(symbols):
-            raise ValueError(f"sim.symbols={list(symbols)!r} must be a non-empty list of distinct symbols")
+            raise ValueError(
+                f"sim.symbols={list(symbols)!r} must be a non-empty list of distinct symbols"
+            )
         set_(self, "symbols", symbols)
         windows = tuple(int(w) for w in self.windows)
         if not windows or len(set(windows)) != len(windows):
-            raise ValueError(f"sim.windows={list(windows)!r} must be a non-empty list of distinct ints")
+            raise ValueError(
+                f"sim.windows={list(windows)!r} must be a non-empty list of distinct ints"
+            )
         for w in windows:
             if w % 60 or not 60 <= w <= 86400:
-                raise ValueError(f"sim.windows has {w}: each must be a multiple of 60 in [60, 86400]")
+                raise ValueError(
+                    f"sim.windows has {w}: each must be a multiple of 60 in [60, 86400]"
+                )
         set_(self, "windows", windows)
         start_ts = _parse_start(self.start)
         for w in windows:
@@ -189,7 +205,9 @@ class MarketSimulator:
         _check("mm_noise", self.mm_noise, 0.0, 0.5)
         if self.mm_vol is None:
             if self.vol <= 0.0:
-                raise ValueError(f"sim.mm_vol=None defaults to sim.vol={self.vol!r}, must be in (0, 5]")
+                raise ValueError(
+                    f"sim.mm_vol=None defaults to sim.vol={self.vol!r}, must be in (0, 5]"
+                )
             set_(self, "mm_vol", float(self.vol))
         _check("mm_vol", self.mm_vol, 0.0, 5.0, lo_open=True)
         _check("half_spread", self.half_spread, 0.0, 0.25, lo_open=True)
@@ -201,14 +219,16 @@ class MarketSimulator:
         _check("fee_rate", self.fee_rate, 0.0, 0.25)
         if self.speed != "max":
             if isinstance(self.speed, str | bool):
-                raise ValueError(f"sim.speed={self.speed!r} must be 'max' or a number in (0, 1e6]")
+                raise ValueError(
+                    f"sim.speed={self.speed!r} must be 'max' or a number in (0, 1000000]"
+                )
             _check("speed", self.speed, 0.0, 1e6, lo_open=True)
             set_(self, "speed", float(self.speed))
 
     @property
     def start_ts(self) -> float:
         """Epoch seconds of the first tick."""
-        return float(_parse_start(self.start))
+        return float(self._state.start_ts)
 
     @property
     def now(self) -> float:
@@ -223,7 +243,7 @@ class MarketSimulator:
         z = st.rng.standard_normal(3 * n_sym + n_mkt)
         u = st.rng.random(n_sym + 1)
         st.n += 1
-        ts = int(self.start_ts) + st.n
+        ts = st.start_ts + st.n
         spot = st.spot.spot() if st.n == 0 else st.spot.advance(z[: 3 * n_sym], u)
         spot_list = spot.tolist()
 
@@ -245,7 +265,13 @@ class MarketSimulator:
         books: dict[str, Book] = {}
         fts = float(ts)
         for k, (tid, nb, na, tick) in enumerate(
-            zip(st.token_ids, lad.n_bids.tolist(), lad.n_asks.tolist(), lad.tick.tolist(), strict=True)
+            zip(
+                st.token_ids,
+                lad.n_bids.tolist(),
+                lad.n_asks.tolist(),
+                lad.tick.tolist(),
+                strict=True,
+            )
         ):
             books[tid] = Book(tid, lad.bids[k, :nb], lad.asks[k, :na], fts, tick)
         spots = dict(zip(self.symbols, spot_list, strict=True))

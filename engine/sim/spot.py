@@ -1,6 +1,6 @@
 """One-second spot paths: GBM with drift, a two-state vol regime, jumps and chop.
 
-Log spot is ``log S0 + trend + ou``. ``trend`` is a jump-diffusion whose
+Spot is ``S0 * exp(trend + ou)``. ``trend`` is a jump-diffusion whose
 per-second log increment is ``(mu - sigma^2/2 - lam k) dt + sigma sqrt(dt) z + J``
 (``J ~ N(0, jump_std^2)`` with probability ``lam dt``, ``k = E[e^J] - 1`` keeps the
 drift at ``mu``). ``ou`` is the chop: an Ornstein-Uhlenbeck term with half-life
@@ -26,7 +26,7 @@ class SpotProcess:
     """
 
     __slots__ = (
-        "_log0",
+        "_s0",
         "_trend",
         "_ou",
         "_high",
@@ -56,9 +56,9 @@ class SpotProcess:
         vol_high_mult: float,
     ) -> None:
         dt = 1.0 / SECONDS_PER_YEAR
-        self._log0 = np.log(np.asarray(initial, dtype=float))
-        self._trend = np.zeros_like(self._log0)
-        self._ou = np.zeros_like(self._log0)
+        self._s0 = np.array(initial, dtype=float)
+        self._trend = np.zeros_like(self._s0)
+        self._ou = np.zeros_like(self._s0)
         self._high = False
         self._vol = vol
         self._mult = vol_high_mult
@@ -78,7 +78,7 @@ class SpotProcess:
 
     def spot(self) -> np.ndarray:
         """Current spot per symbol."""
-        return np.exp(self._log0 + self._trend + self._ou)
+        return self._s0 * np.exp(self._trend + self._ou)
 
     def advance(self, z: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Move one second on and return the new spot.
@@ -86,7 +86,7 @@ class SpotProcess:
         ``z``: ``3 * n`` standard normals (diffusion, chop, jump size);
         ``u``: ``n + 1`` uniforms (jump occurrence per symbol, regime switch).
         """
-        n = self._log0.shape[0]
+        n = self._s0.shape[0]
         if u[n] < self._switch_p:
             self._high = not self._high
         sigma = self._vol * self._mult if self._high else self._vol

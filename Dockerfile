@@ -1,0 +1,15 @@
+# edgeloop: the paper engine on the built-in simulator (or any db= / sim= override).
+FROM python:3.11-slim
+WORKDIR /app
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+COPY pyproject.toml constraints.txt README.md alembic.ini ./
+COPY engine ./engine
+COPY settings_service ./settings_service
+COPY conf ./conf
+COPY migrations ./migrations
+RUN pip install --no-cache-dir -c constraints.txt -e . \
+    && useradd --create-home edgeloop && mkdir -p /app/var && chown edgeloop /app/var
+USER edgeloop
+# Set EDGELOOP_DB_URL (and db=postgres) to use PostgreSQL; the default is /app/var/edgeloop.db.
+ENTRYPOINT ["edgeloop"]
+CMD ["run.duration=null"]

@@ -1,0 +1,61 @@
+"""Build components from their Hydra config nodes, with errors that name the key.
+
+``build(node, path)`` instantiates ``node`` (a dict with ``_target_``) with
+``hydra.utils.instantiate``, building nested components first (a strategy's
+``gates`` and ``sizers`` dicts) so a bad value is reported at its full config
+path, e.g. ``strategies.updown.gates.dead_zone.low=0.6 must be <= high=0.58``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from engine.core.validation import ConfigError
+
+
+def _is_component(node: Any) -> bool:
+    return isinstance(node, DictConfig) and "_target_" in node
+
+
+def _is_component_dict(node: Any) -> bool:
+    return (
+        isinstance(node, DictConfig)
+        and "_target_" not in node
+        and len(node) > 0
+        and all(_is_component(v) for v in node.values())
+    )
+
+
+def build(node: DictConfig, path: str) -> Any:
+    """Instantiate the component at ``node``; ``path`` is its dotted config key."""
+    if not _is_component(node):
+        raise ConfigError(path, OmegaConf.to_container(node), "must be a component with _target_")
+    children: dict[str, Any] = {}
+    for key, value in node.items():
+        key = str(key)
+        if key.startswith("_"):
+            continue
+        if _is_component(value):
+            children[key] = build(value, f"{path}.{key}")
+        elif _is_component_dict(value):
+            children[key] = build_all(value, f"{path}.{key}")
+    try:
+        return instantiate(node, _convert_="all", **children)
+    except InstantiationException as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ConfigError):
+            raise cause.at(path) from None
+        if isinstance(cause, TypeError):
+            # e.g. an unknown key: "__init__() got an unexpected keyword argument 'min_sigm'"
+            raise ConfigError(path, OmegaConf.to_container(node, resolve=True), str(cause)) from None
+        raise
+
+
+def build_all(nodes: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """Build a dict of named components, keeping their order (a gate chain runs in it)."""
+    return {str(name): build(node, f"{path}.{name}") for name, node in nodes.items()}
