@@ -1,9 +1,9 @@
 """``edgeloop``: the Hydra app. Composes ``conf/``, builds the components, runs the mode.
 
-    edgeloop                                        # paper engine on the calm simulator, until Ctrl-C
-    edgeloop run.duration=2h sim.speed=max seed=7   # a bounded run; ends by printing the ledger
-    edgeloop sim=choppy strategies.updown.gates.sigma.min_sigma=2.0
-    edgeloop db=postgres db.url=postgresql+psycopg://127.0.0.1/edgeloop
+edgeloop                                        # paper engine on the calm simulator, until Ctrl-C
+edgeloop run.duration=2h sim.speed=max seed=7   # a bounded run; ends by printing the ledger
+edgeloop sim=choppy strategies.updown.gates.sigma.min_sigma=2.0
+edgeloop db=postgres db.url=postgresql+psycopg://127.0.0.1/edgeloop
 """
 
 from __future__ import annotations
@@ -30,7 +30,11 @@ MODES = ("paper",)
 def build_driver(cfg: DictConfig, sessions) -> PaperDriver:  # noqa: ANN001
     """Every component from its config node; a bad value raises ConfigError naming the key."""
     if cfg.mode.name not in MODES:
-        raise ConfigError("mode.name", cfg.mode.name, f"must be one of {list(MODES)} (backtest and live come later)")
+        raise ConfigError(
+            "mode.name",
+            cfg.mode.name,
+            f"must be one of {list(MODES)} (backtest and live come later)",
+        )
     if not cfg.strategies:
         raise ConfigError("strategies", {}, "must enable at least one strategy")
     return PaperDriver(
@@ -49,7 +53,9 @@ def prepare_database(url: str, migrate: bool):  # noqa: ANN201
         upgrade_to_head(url)
     engine = make_engine(url)
     if not inspect(engine).has_table("signals"):
-        raise ConfigError("db.url", url, "has no ledger tables: run `alembic upgrade head` or set db.migrate=true")
+        raise ConfigError(
+            "db.url", url, "has no ledger tables: run `alembic upgrade head` or set db.migrate=true"
+        )
     return engine
 
 
@@ -62,7 +68,12 @@ def run(cfg: DictConfig) -> int:
     except ConfigError as exc:
         print(f"edgeloop: configuration error: {exc}", file=sys.stderr)
         return 2
-    log.info("edgeloop %s on %s, db=%s", cfg.mode.name, type(driver.sim).__name__, engine.url.render_as_string(hide_password=True))
+    log.info(
+        "edgeloop %s on %s, db=%s",
+        cfg.mode.name,
+        type(driver.sim).__name__,
+        engine.url.render_as_string(hide_password=True),
+    )
     try:
         driver.run()
     except KeyboardInterrupt:

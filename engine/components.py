@@ -50,9 +50,13 @@ def build(node: DictConfig, path: str) -> Any:
         cause = exc.__cause__
         if isinstance(cause, ConfigError):
             raise cause.at(path) from None
+        if isinstance(cause, ValueError):
+            raise ConfigError.wrap(path, cause) from None
         if isinstance(cause, TypeError):
             # e.g. an unknown key: "__init__() got an unexpected keyword argument 'min_sigm'"
-            raise ConfigError(path, OmegaConf.to_container(node, resolve=True), str(cause)) from None
+            raise ConfigError(
+                path, OmegaConf.to_container(node, resolve=True), str(cause)
+            ) from None
         raise
 
 

@@ -114,11 +114,17 @@ class SignalFrame:
     def take(self, mask: np.ndarray) -> SignalFrame:
         """A new frame with only the rows where ``mask`` is true."""
         mask = np.asarray(mask, dtype=bool)
-        cols = {f.name: getattr(self, f.name)[mask] for f in fields(self) if f.name not in ("strategy", "ts")}
+        cols = {
+            f.name: getattr(self, f.name)[mask]
+            for f in fields(self)
+            if f.name not in ("strategy", "ts")
+        }
         return SignalFrame(strategy=self.strategy, ts=self.ts, **cols)
 
     @classmethod
     def empty(cls, strategy: str, ts: float) -> SignalFrame:
         cols = {name: np.empty(0, dtype=object) for name in OBJECT_COLUMNS if name != "reason"}
-        cols |= {name: np.empty(0) for name in FLOAT_COLUMNS if name not in ("reason_value", "stake")}
+        cols |= {
+            name: np.empty(0) for name in FLOAT_COLUMNS if name not in ("reason_value", "stake")
+        }
         return cls(strategy=strategy, ts=ts, **cols)

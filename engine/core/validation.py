@@ -23,7 +23,25 @@ class ConfigError(ValueError):
 
     def at(self, prefix: str) -> ConfigError:
         """The same error with ``prefix.`` in front of the field name."""
-        return ConfigError(f"{prefix}.{self.field}" if prefix else self.field, self.value, self.rule)
+        return ConfigError(
+            f"{prefix}.{self.field}" if prefix else self.field, self.value, self.rule
+        )
+
+    @classmethod
+    def wrap(cls, path: str, exc: ValueError) -> ConfigError:
+        """A component's own ``ValueError`` as a ConfigError, keeping a message that already
+        starts with the component's path (``sim.vol=-0.1 must be in [0, 5]``)."""
+        text = str(exc)
+        if text.startswith(f"{path}."):
+            field, _, rest = text.partition("=")
+            value, _, rule = rest.partition(" ")
+            err = cls(field, value, rule)
+            err.args = (text,)
+            return err
+        return cls(path, "", text)
+
+    def __str__(self) -> str:
+        return self.args[0] if self.args else super().__str__()
 
 
 def check_range(

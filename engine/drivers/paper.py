@@ -24,10 +24,10 @@ from engine.core.frame import SignalFrame
 from engine.core.pipeline import decide
 from engine.core.state import MarketState
 from engine.core.strategies.base import Strategy
+from engine.core.validation import ConfigError, check_range
 from engine.execution.paper import ExecutionReport, PaperVenue
 from engine.ledger import writes
 from engine.timeutil import iso, parse_duration
-from engine.core.validation import ConfigError, check_range
 
 log = logging.getLogger("edgeloop")
 

@@ -87,7 +87,9 @@ class PaperVenue:
         tick = tick_for(price)
         return round(min(price + self.slippage_ticks * tick, 1.0 - tick), 3)
 
-    def execute(self, *, book: Book, price: float, stake: float, fee_rate: float) -> ExecutionReport:
+    def execute(
+        self, *, book: Book, price: float, stake: float, fee_rate: float
+    ) -> ExecutionReport:
         """Execute a buy of ``stake`` USD of ``book``'s token signalled at ``price``."""
         limit = self.limit_for(price)
 

@@ -13,6 +13,8 @@ Market makers quote the UP token at ``N(d2)`` from the spot they saw
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -38,6 +40,16 @@ def _check(name: str, value: float, lo: float, hi: float, *, lo_open: bool = Fal
     if not ok:
         left = "(" if lo_open else "["
         raise ValueError(f"sim.{name}={value!r} must be in {left}{_fmt(lo)}, {_fmt(hi)}]")
+
+
+def _whole(name: str, value: int, lo: int, hi: int) -> int:
+    try:
+        ok = not isinstance(value, bool) and float(value).is_integer() and lo <= value <= hi
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"sim.{name}={value!r} must be a whole number in [{lo}, {hi}]")
+    return int(value)
 
 
 def _fmt(x: float) -> str:
@@ -84,6 +96,7 @@ class _State:
         "markets",
         "token_ids",
         "sizes",
+        "prefix",
     )
 
 
@@ -154,42 +167,23 @@ class MarketSimulator:
         st.markets = [None] * (n_sym * n_win)
         st.token_ids = [""] * (2 * n_sym * n_win)
         st.sizes = level_sizes(self.levels, self.level_size)
+        fields_ = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.init and f.name != "speed"
+        }
+        digest = hashlib.sha1(repr(sorted(fields_.items())).encode()).hexdigest()[:6]
+        st.prefix = f"sim{self.seed}-{digest}-"
         object.__setattr__(self, "_state", st)
 
     def _validate(self) -> None:
+        """Check every field; normalise containers to tuples/dicts and numbers to their types."""
         set_ = object.__setattr__
         seed_ok = isinstance(self.seed, numbers.Integral) and not isinstance(self.seed, bool)
         if not seed_ok or not 0 <= self.seed < 2**63:
             raise ValueError(f"sim.seed={self.seed!r} must be an int in [0, 2**63)")
         set_(self, "seed", int(self.seed))
-        symbols = tuple(str(s) for s in self.symbols)
-        if not symbols or len(set(symbols)) != len(symbols):
-            raise ValueError(
-                f"sim.symbols={list(symbols)!r} must be a non-empty list of distinct symbols"
-            )
-        set_(self, "symbols", symbols)
-        windows = tuple(int(w) for w in self.windows)
-        if not windows or len(set(windows)) != len(windows):
-            raise ValueError(
-                f"sim.windows={list(windows)!r} must be a non-empty list of distinct ints"
-            )
-        for w in windows:
-            if w % 60 or not 60 <= w <= 86400:
-                raise ValueError(
-                    f"sim.windows has {w}: each must be a multiple of 60 in [60, 86400]"
-                )
-        set_(self, "windows", windows)
-        start_ts = _parse_start(self.start)
-        for w in windows:
-            if start_ts % w:
-                raise ValueError(f"sim.start={self.start!r} must align to every window ({w} s)")
-        prices = dict(DEFAULT_PRICES)
-        prices.update({str(k): float(v) for k, v in (self.initial_prices or {}).items()})
-        for s in symbols:
-            if s not in prices:
-                raise ValueError(f"sim.initial_prices lacks {s!r}: give a price for every symbol")
-            _check(f"initial_prices.{s}", prices[s], 0.0, 1e12, lo_open=True)
-        set_(self, "initial_prices", {s: prices[s] for s in symbols})
+        self._validate_calendar()
         _check("vol", self.vol, 0.0, 5.0)
         _check("drift", self.drift, -100.0, 100.0)
         _check("jump_rate_per_day", self.jump_rate_per_day, 0.0, 86400.0)
@@ -198,10 +192,7 @@ class MarketSimulator:
         _check("chop_half_life_s", self.chop_half_life_s, 1.0, 3600.0)
         _check("vol_regime_switch", self.vol_regime_switch, 0.0, 60.0)
         _check("vol_high_mult", self.vol_high_mult, 1.0, 10.0)
-        if isinstance(self.mm_lag_s, bool) or int(self.mm_lag_s) != self.mm_lag_s:
-            raise ValueError(f"sim.mm_lag_s={self.mm_lag_s!r} must be a whole number in [0, 600]")
-        _check("mm_lag_s", self.mm_lag_s, 0, 600)
-        set_(self, "mm_lag_s", int(self.mm_lag_s))
+        set_(self, "mm_lag_s", _whole("mm_lag_s", self.mm_lag_s, 0, 600))
         _check("mm_noise", self.mm_noise, 0.0, 0.5)
         if self.mm_vol is None:
             if self.vol <= 0.0:
@@ -211,10 +202,7 @@ class MarketSimulator:
             set_(self, "mm_vol", float(self.vol))
         _check("mm_vol", self.mm_vol, 0.0, 5.0, lo_open=True)
         _check("half_spread", self.half_spread, 0.0, 0.25, lo_open=True)
-        if isinstance(self.levels, bool) or int(self.levels) != self.levels:
-            raise ValueError(f"sim.levels={self.levels!r} must be an int in [1, 50]")
-        _check("levels", self.levels, 1, 50)
-        set_(self, "levels", int(self.levels))
+        set_(self, "levels", _whole("levels", self.levels, 1, 50))
         _check("level_size", self.level_size, 0.0, 1e9, lo_open=True)
         _check("fee_rate", self.fee_rate, 0.0, 0.25)
         if self.speed != "max":
@@ -225,10 +213,48 @@ class MarketSimulator:
             _check("speed", self.speed, 0.0, 1e6, lo_open=True)
             set_(self, "speed", float(self.speed))
 
+    def _validate_calendar(self) -> None:
+        """Symbols, their initial prices, windows and the start time."""
+        set_ = object.__setattr__
+        if isinstance(self.symbols, str):
+            raise ValueError(f"sim.symbols={self.symbols!r} must be a list of symbols")
+        symbols = tuple(str(s) for s in self.symbols)
+        if not symbols or len(set(symbols)) != len(symbols):
+            raise ValueError(
+                f"sim.symbols={list(symbols)!r} must be a non-empty list of distinct symbols"
+            )
+        set_(self, "symbols", symbols)
+        windows = tuple(_whole("windows[]", w, 60, 86400) for w in self.windows)
+        if not windows or len(set(windows)) != len(windows) or any(w % 60 for w in windows):
+            raise ValueError(
+                f"sim.windows={list(windows)!r} must be distinct multiples of 60 in [60, 86400]"
+            )
+        set_(self, "windows", windows)
+        start_ts = _parse_start(self.start)
+        for w in windows:
+            if start_ts % w:
+                raise ValueError(f"sim.start={self.start!r} must align to every window ({w} s)")
+        prices = dict(DEFAULT_PRICES)
+        prices.update({str(k): v for k, v in (self.initial_prices or {}).items()})
+        for s in symbols:
+            if s not in prices:
+                raise ValueError(f"sim.initial_prices lacks {s!r}: give a price for every symbol")
+            _check(f"initial_prices.{s}", prices[s], 0.0, 1e12, lo_open=True)
+        set_(self, "initial_prices", {s: float(prices[s]) for s in symbols})
+
     @property
     def start_ts(self) -> float:
         """Epoch seconds of the first tick."""
         return float(self._state.start_ts)
+
+    @property
+    def market_prefix(self) -> str:
+        """``sim<seed>-<fingerprint>-``: every market id of this simulator starts with it.
+
+        The fingerprint hashes every field but ``speed``, so two runs share market
+        ids (and a restart resumes) exactly when they simulate the same market.
+        """
+        return self._state.prefix
 
     @property
     def now(self) -> float:
@@ -296,7 +322,7 @@ class MarketSimulator:
             resolved.append(Resolution(old.market_id, winner, old.strike, s_now, float(ts)))
         w = self.windows[slot // len(self.symbols)]
         symbol = self.symbols[i]
-        mid = f"sim{self.seed}-{_short(symbol)}-updown-{window_label(w)}-{ts}"
+        mid = f"{st.prefix}{_short(symbol)}-updown-{window_label(w)}-{ts}"
         market = Market(
             market_id=mid,
             symbol=symbol,

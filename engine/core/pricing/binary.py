@@ -324,7 +324,7 @@ def implied_vol(
         s = np.sqrt(d2 * d2 + 2.0 * x)  # NaN beyond the extremum: no real root
         t = s - d2  # > 0 without cancellation where d2 <= 0
         w = np.where(d2 > 0.0, 2.0 * x / (d2 + s), np.where(x < 0.0, -2.0 * x / t, t))
-        # d2 > 0 needs x > 0 (or x == 0 and price at the cap, where sigma = 0 works).
-        no_root = (d2 > 0.0) & ((x < 0.0) | ((x == 0.0) & (d2 < np.inf)))
+        # x < 0 caps d2 below 0; x == 0 needs d2 < 0, or the deterministic price (d2 = inf).
+        no_root = ((d2 > 0.0) & (x < 0.0)) | ((x == 0.0) & (d2 >= 0.0) & (d2 < np.inf))
         sigma = w / np.sqrt(T)
         return np.where(no_root | ~np.isfinite(sigma), np.nan, sigma)

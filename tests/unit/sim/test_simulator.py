@@ -75,8 +75,21 @@ def test_same_seed_gives_identical_ticks():
 def test_different_seeds_give_different_paths():
     a, b = run(MarketSimulator(seed=1), 50), run(MarketSimulator(seed=2), 50)
     assert a[-1].spot != b[-1].spot
-    assert a[0].listed[0].market_id.startswith("sim1-btc-updown-5m-")
+    assert a[0].listed[0].market_id.startswith("sim1-")
+    assert (
+        a[0]
+        .listed[0]
+        .market_id.removeprefix(MarketSimulator(seed=1).market_prefix)
+        .startswith("btc-updown-5m-")
+    )
     assert b[0].listed[0].market_id.startswith("sim2-")
+
+
+def test_market_prefix_changes_with_the_market_but_not_with_speed():
+    base = MarketSimulator(seed=1).market_prefix
+    assert MarketSimulator(seed=1, speed="max").market_prefix == base
+    assert MarketSimulator(seed=1, vol=0.8).market_prefix != base
+    assert MarketSimulator(seed=2).market_prefix.startswith("sim2-")
 
 
 def test_a_tick_does_not_depend_on_how_far_the_sim_runs():
@@ -115,7 +128,7 @@ def test_markets_are_back_to_back_for_every_symbol_and_window(hour):
         for prev, nxt in zip(markets, markets[1:], strict=False):
             assert prev.end_ts == nxt.start_ts == prev.start_ts + w
     m = series["ETHUSDT", 900][1]
-    assert m.market_id == f"sim11-eth-updown-15m-{START + 900}"
+    assert m.market_id == f"{MarketSimulator(seed=11).market_prefix}eth-updown-15m-{START + 900}"
     assert (m.up_token, m.down_token) == (m.market_id + "-up", m.market_id + "-down")
     assert m.fee_rate == 0.07
 
@@ -246,9 +259,10 @@ def test_up_mid_is_fair_value_of_spot_lagged_by_mm_lag_s():
 def test_mm_noise_moves_the_mid_around_fair_value():
     quiet = run(MarketSimulator(seed=8, symbols=["BTCUSDT"], windows=[900], mm_noise=0.0), 300)
     noisy = run(MarketSimulator(seed=8, symbols=["BTCUSDT"], windows=[900], mm_noise=0.05), 300)
-    tok = quiet[0].listed[0].up_token
+    # Different mm_noise means different market ids (the prefix fingerprints the config).
+    q_tok, n_tok = quiet[0].listed[0].up_token, noisy[0].listed[0].up_token
     diff = np.array(
-        [n.books[tok].mid - q.books[tok].mid for q, n in zip(quiet, noisy, strict=True)]
+        [n.books[n_tok].mid - q.books[q_tok].mid for q, n in zip(quiet, noisy, strict=True)]
     )
     assert 0.03 < diff.std() < 0.07
 
@@ -318,7 +332,7 @@ def test_omegaconf_containers_are_accepted():
     tick = sim.step()
     assert sim.symbols == ("BTCUSDT", "DOGEUSDT") and sim.windows == (300,)
     assert tick.spot == {"BTCUSDT": 95_000.0, "DOGEUSDT": 0.3}
-    assert tick.listed[1].market_id == f"sim1-doge-updown-5m-{START}"
+    assert tick.listed[1].market_id == f"{sim.market_prefix}doge-updown-5m-{START}"
 
 
 @pytest.mark.parametrize(
@@ -329,7 +343,7 @@ def test_omegaconf_containers_are_accepted():
         ({"mm_lag_s": 2.5}, r"sim\.mm_lag_s=2\.5 must be a whole number in \[0, 600\]"),
         ({"mm_noise": -1}, r"sim\.mm_noise=-1 must be in \[0, 0\.5\]"),
         ({"half_spread": 0.0}, r"sim\.half_spread=0\.0 must be in \(0, 0\.25\]"),
-        ({"levels": 0}, r"sim\.levels=0 must be in \[1, 50\]"),
+        ({"levels": 0}, r"sim\.levels=0 must be a whole number in \[1, 50\]"),
         ({"fee_rate": 0.5}, r"sim\.fee_rate=0\.5 must be in \[0, 0\.25\]"),
         ({"jump_std": "big"}, r"sim\.jump_std='big' must be in \[0, 0\.5\]"),
         ({"speed": "fast"}, r"sim\.speed='fast' must be 'max' or a number in \(0, 1000000\]"),
@@ -338,7 +352,12 @@ def test_omegaconf_containers_are_accepted():
         ({"start": "2026-01-05T00:05:00Z"}, r"sim\.start='2026-01-05T00:05:00Z' must align"),
         ({"start": "2026-01-05T00:00:00"}, r"sim\.start=.* must be in UTC"),
         ({"start": "monday"}, r"sim\.start='monday' must be an ISO-8601 UTC time"),
-        ({"windows": [90]}, r"sim\.windows has 90: each must be a multiple of 60 in \[60, 86400\]"),
+        (
+            {"windows": [90]},
+            r"sim\.windows=\[90\] must be distinct multiples of 60 in \[60, 86400\]",
+        ),
+        ({"windows": [30]}, r"sim\.windows\[\]=30 must be a whole number in \[60, 86400\]"),
+        ({"symbols": "BTCUSDT"}, r"sim\.symbols='BTCUSDT' must be a list of symbols"),
         ({"symbols": ["XRPUSDT"]}, r"sim\.initial_prices lacks 'XRPUSDT'"),
         ({"symbols": []}, r"sim\.symbols=\[\] must be a non-empty list"),
         ({"seed": -1}, r"sim\.seed=-1 must be an int in \[0, 2\*\*63\)"),
