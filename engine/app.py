@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
@@ -25,6 +26,7 @@ from engine.ledger.queries import ledger, open_exposure
 
 log = logging.getLogger("edgeloop")
 MODES = ("paper",)
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
 def build_driver(cfg: DictConfig, sessions) -> PaperDriver:  # noqa: ANN001
@@ -84,7 +86,7 @@ def run(cfg: DictConfig) -> int:
     return 0
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def main(cfg: DictConfig) -> None:
     code = run(cfg)
     if code:

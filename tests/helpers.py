@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import text
@@ -36,11 +37,16 @@ def run_edgeloop(
     )
 
 
+def _plain(value: object) -> object:
+    """Decimals (PostgreSQL numeric) as floats, so both stores compare equal."""
+    return float(value) if isinstance(value, Decimal) else value
+
+
 def query(url: str, sql: str) -> list[tuple]:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(sql))]
+            return [tuple(_plain(v) for v in r) for r in conn.execute(text(sql))]
     finally:
         engine.dispose()
 

@@ -66,10 +66,17 @@ class LiveMarkets:
 
 
 class MarketState:
-    """The engine's view of the market at the last applied tick."""
+    """The engine's view of the market at the last applied tick.
 
-    def __init__(self, vol: VolConfig | None = None) -> None:
+    Spot is sampled once per tick (1 s); the last ``history_s`` samples per
+    symbol are kept so strategies can measure moves over a lookback.
+    """
+
+    def __init__(self, vol: VolConfig | None = None, history_s: int = 900) -> None:
         self.vol_config = vol or VolConfig()
+        self.history_s = history_s
+        self._hist: dict[str, np.ndarray] = {}
+        self._n = 0
         self.ts = float("nan")
         self.spot: dict[str, float] = {}
         self.books: dict[str, Book] = {}
@@ -80,7 +87,13 @@ class MarketState:
     def apply(self, tick: SimTick) -> list[Resolution]:
         """Ingest one tick; returns the markets it resolved."""
         self.ts = tick.ts
+        slot = self._n % self.history_s
+        self._n += 1
         for symbol, price in tick.spot.items():
+            hist = self._hist.get(symbol)
+            if hist is None:
+                hist = self._hist[symbol] = np.full(self.history_s, float(price))
+            hist[slot] = price
             est = self._vol.get(symbol)
             if est is None:
                 est = self._vol[symbol] = EwmaVol(half_life_s=self.vol_config.half_life_s)
@@ -93,6 +106,13 @@ class MarketState:
             kept = tuple(m for m in self.live.markets if m.market_id not in gone)
             self.live = LiveMarkets.of(kept + tuple(tick.listed))
         return tick.resolved
+
+    def spot_ago(self, symbol: str, seconds: int) -> float:
+        """Spot ``seconds`` ticks ago (the oldest kept sample if the history is shorter)."""
+        if not 0 <= seconds < self.history_s:
+            raise ValueError(f"seconds={seconds} must be in [0, {self.history_s})")
+        back = min(seconds, self._n - 1)
+        return float(self._hist[symbol][(self._n - 1 - back) % self.history_s])
 
     def sigma(self, symbol: str) -> float:
         """Annualised realized vol of ``symbol``; NaN during warm-up."""

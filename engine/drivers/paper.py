@@ -158,7 +158,7 @@ class PaperDriver:
         duration = self.run_config.duration_s
         end = None if duration is None else self.sim.start_ts + duration
         status_every = self.run_config.status_every_s
-        next_status = self.sim.now + status_every
+        next_status = (self.sim.now // status_every + 1) * status_every
         wall0, sim0 = time.perf_counter(), self.sim.now
         bar = None
         if self.run_config.progress and end is not None:

@@ -1,8 +1,9 @@
 """Up/Down Capture: buy the side a statistically meaningful move favours, when the book lags.
 
-After spot has moved ``z`` sigma from the window's strike, the fair value of
-the token in the direction of the move, ``N(d2)``, rises before the order book
-catches up. The strategy proposes that token on every live market at every
+After spot has moved ``z`` sigma over the last ``lookback_s`` seconds,
+``z = ln(S_now / S_lookback) / (sigma sqrt(lookback))``, the fair value of the
+token in the direction of the move, ``N(d2)`` against the window's strike,
+rises before the order book catches up. The strategy proposes that token on every live market at every
 ``eval_every_s`` seconds of the window; its gates (sigma, dead zone, max odds,
 min edge) decide which candidates are worth taking. It wants +gamma: mostly
 at- and out-of-the-money tokens, early enough in the window to move.
@@ -17,7 +18,13 @@ import numpy as np
 from engine.core.fees import fee_per_share
 from engine.core.frame import SignalFrame
 from engine.core.gates import Gate
-from engine.core.pricing import SECONDS_PER_YEAR, implied_vol, price_greeks, scaled_greeks
+from engine.core.pricing import (
+    SECONDS_PER_YEAR,
+    implied_vol,
+    price_greeks,
+    scaled_greeks,
+    sigma_move,
+)
 from engine.core.sizers import Sizer
 from engine.core.state import MarketState
 from engine.core.strategies.base import Held
@@ -30,6 +37,7 @@ class UpDownCapture:
     name: str = "updown"
     symbols: list[str] = field(default_factory=lambda: ["BTCUSDT", "ETHUSDT", "SOLUSDT"])
     windows: list[int] = field(default_factory=lambda: [300, 900])
+    lookback_s: int = 30
     eval_every_s: int = 5
     min_elapsed_s: int = 30
     min_remaining_s: int = 15
@@ -41,6 +49,7 @@ class UpDownCapture:
             raise ConfigError("symbols", self.symbols, "must name at least one symbol")
         if not self.windows:
             raise ConfigError("windows", self.windows, "must name at least one window length")
+        check_range("lookback_s", self.lookback_s, 1, 600)
         check_range("eval_every_s", self.eval_every_s, 1, 3600)
         check_range("min_elapsed_s", self.min_elapsed_s, 1, 86_400)
         check_range("min_remaining_s", self.min_remaining_s, 0, 86_400)
@@ -68,7 +77,8 @@ class UpDownCapture:
         S = np.array([state.spot[s] for s in live.symbol[idx]], dtype=float)
         K = live.strike[idx]
         sig = sigma[idx]
-        z = np.log(S / K) / (sig * np.sqrt(elapsed[idx] / SECONDS_PER_YEAR))
+        S_ref = np.array([state.spot_ago(s, self.lookback_s) for s in live.symbol[idx]])
+        z = sigma_move(S, S_ref, sig, self.lookback_s / SECONDS_PER_YEAR)
         up = z >= 0.0
         side = np.where(up, UP, DOWN).astype(object)
         token = np.where(up, live.up_token[idx], live.down_token[idx]).astype(object)
