@@ -44,11 +44,23 @@ class Book:
         return 0.5 * (self.best_bid + self.best_ask)
 
 
+UPDOWN = "updown"
+RANGE = "range"
+
+
 @dataclass(frozen=True, slots=True)
 class Market:
-    """An Up/Down market: pays $1 per UP share if spot at ``end_ts`` >= ``strike``.
+    """A binary market on a symbol's spot at ``end_ts``, with a Yes/UP and a No/DOWN token.
 
-    ``strike`` is the spot price at ``start_ts`` (the window start).
+    ``kind == "updown"``: UP pays $1 if spot at ``end_ts`` >= ``strike``, the spot
+    at ``start_ts`` (the window start).
+
+    ``kind == "range"``: one outcome of a neg-risk event ``event_id`` (several
+    range markets on the same symbol and window, exactly one of which resolves
+    Yes). Its UP token is the outcome's Yes: it pays $1 if ``low <= spot_end <
+    high``; ``strike`` is the spot at the window start. ``label`` names the
+    outcome; an event whose outcomes include an unnamed catch-all ("Other", an
+    augmented neg-risk event) marks every one of its markets ``augmented``.
     """
 
     market_id: str
@@ -60,6 +72,12 @@ class Market:
     up_token: str
     down_token: str
     fee_rate: float
+    kind: str = UPDOWN
+    event_id: str | None = None
+    low: float = float("nan")
+    high: float = float("nan")
+    label: str = ""
+    augmented: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +92,42 @@ class Resolution:
 
 
 @dataclass(frozen=True, slots=True)
+class WalletTrade:
+    """A leader wallet's fill as a wallet-trades feed shows it.
+
+    ``ts`` is when the leader traded; the feed delivers it in the tick at
+    ``seen_ts`` (>= ``ts``): the follower can act no earlier than that.
+    """
+
+    wallet: str
+    ts: float
+    seen_ts: float
+    market_id: str
+    token_id: str
+    side: str
+    price: float
+    shares: float
+
+
+@dataclass(frozen=True, slots=True)
+class Headline:
+    """A news headline about ``symbol`` published at ``ts`` (only its text is evidence)."""
+
+    ts: float
+    symbol: str
+    text: str
+    source: str = "sim"
+
+
+@dataclass(frozen=True, slots=True)
 class SimTick:
     """What a live feed would have shown at ``ts`` (never anything later).
 
     ``spot``: last spot price per symbol. ``listed``: markets whose window
     started at ``ts``. ``books``: the current published book of every token of
     every live market. ``resolved``: markets whose window ended at ``ts``.
+    ``wallet_trades``: leader fills the wallet feed delivers at ``ts``.
+    ``news``: headlines published at ``ts``.
     """
 
     ts: float
@@ -87,3 +135,5 @@ class SimTick:
     listed: list[Market] = field(default_factory=list)
     books: dict[str, Book] = field(default_factory=dict)
     resolved: list[Resolution] = field(default_factory=list)
+    wallet_trades: list[WalletTrade] = field(default_factory=list)
+    news: list[Headline] = field(default_factory=list)

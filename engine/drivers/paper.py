@@ -146,11 +146,13 @@ class PaperDriver:
 
     def run(self) -> Counters:
         """Run until ``run.duration`` of simulated time has passed or a stop is requested."""
-        previous = signal.signal(signal.SIGINT, self.request_stop)
+        # Ctrl-C and SIGTERM (docker stop, Kubernetes) both end the run between two ticks.
+        previous = {s: signal.signal(s, self.request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             self._loop()
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for s, handler in previous.items():
+                signal.signal(s, handler)
         return self.counters
 
     def _loop(self) -> None:

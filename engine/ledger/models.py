@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -52,6 +54,13 @@ class MarketRow(Base):
     down_token: Mapped[str] = mapped_column(String(160))
     fee_rate: Mapped[float] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(16))
+    # "updown", or "range": one outcome of a neg-risk event (see engine.core.types.Market).
+    kind: Mapped[str] = mapped_column(String(16), server_default="updown")
+    event_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    low: Mapped[float | None] = mapped_column(Float)
+    high: Mapped[float | None] = mapped_column(Float)
+    label: Mapped[str | None] = mapped_column(String(128))
+    augmented: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class SignalRow(Base):
@@ -74,6 +83,8 @@ class SignalRow(Base):
     side: Mapped[str] = mapped_column(String(8))
     token_id: Mapped[str] = mapped_column(String(160))
     trigger: Mapped[str] = mapped_column(String(64))
+    # Legs of one multi-leg candidate (an arb) share a group key; None for single-leg.
+    group_key: Mapped[str | None] = mapped_column(String(255), index=True)
     price: Mapped[float] = mapped_column(Float)
     fair: Mapped[float] = mapped_column(Float)
     edge: Mapped[float] = mapped_column(Float)

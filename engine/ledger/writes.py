@@ -45,6 +45,12 @@ def record_markets(*, session: Session, markets: Iterable[Market], source: str) 
             "down_token": m.down_token,
             "fee_rate": m.fee_rate,
             "source": source,
+            "kind": m.kind,
+            "event_id": m.event_id,
+            "low": _opt(m.low),
+            "high": _opt(m.high),
+            "label": m.label or None,
+            "augmented": m.augmented,
         }
         for m in markets
         if m.market_id not in known
