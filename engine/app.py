@@ -20,9 +20,8 @@ from engine.components import build, build_all
 from engine.core.state import MarketState
 from engine.core.validation import ConfigError
 from engine.drivers.paper import PaperDriver
-from engine.ledger.cli import format_table
+from engine.ledger.cli import render_ledger
 from engine.ledger.db import make_engine, make_sessionmaker, upgrade_to_head
-from engine.ledger.queries import ledger, open_exposure
 
 log = logging.getLogger("edgeloop")
 MODES = ("paper",)
@@ -81,7 +80,7 @@ def run(cfg: DictConfig) -> int:
     except KeyboardInterrupt:
         log.warning("interrupted twice: stopped between ticks")
     with driver.sessions() as session:
-        print(format_table(ledger(session=session), *open_exposure(session=session)))
+        print(render_ledger(session))
     engine.dispose()
     return 0
 

@@ -77,15 +77,32 @@ def ledger_snapshot(url: str) -> dict[str, list[tuple]]:
 
 
 def pnl_from_fills_and_outcomes(url: str) -> tuple[int, int, float, float]:
-    """Trades, wins, P&L after fees and fees, straight from fills and outcomes."""
+    """Trades, wins, P&L after fees and fees, straight from fills and outcomes.
+
+    The legs of a multi-leg group (same signals.group_key) are one trade, counted
+    when all its legs have resolved, and won when its payout beats its cost and fees.
+    """
     rows = query(
         url,
-        "SELECT o.id, o.side, oc.winner, SUM(f.shares), SUM(f.shares * f.price), SUM(f.fee) "
-        "FROM orders o JOIN fills f ON f.order_id = o.id JOIN outcomes oc ON oc.market_id = o.market_id "
-        "GROUP BY o.id, o.side, oc.winner",
+        "SELECT COALESCE(s.group_key, s.key), s.group_key IS NOT NULL, o.side, oc.winner, "
+        "SUM(f.shares), SUM(f.shares * f.price), SUM(f.fee) "
+        "FROM orders o JOIN fills f ON f.order_id = o.id JOIN signals s ON s.key = o.signal_key "
+        "LEFT JOIN outcomes oc ON oc.market_id = o.market_id "
+        "GROUP BY o.id, s.key, s.group_key, o.side, oc.winner",
     )
-    trades = len(rows)
-    wins = sum(1 for r in rows if r[1] == r[2])
-    pnl = sum((float(r[3]) if r[1] == r[2] else 0.0) - float(r[4]) - float(r[5]) for r in rows)
-    fees = sum(float(r[5]) for r in rows)
-    return trades, wins, pnl, fees
+    trades: dict[str, list[tuple]] = {}
+    for r in rows:
+        trades.setdefault(r[0], []).append(r)
+    n = wins = 0
+    pnl = fees = 0.0
+    for legs in trades.values():
+        if any(leg[3] is None for leg in legs):
+            continue
+        payout = sum(float(leg[4]) for leg in legs if leg[2] == leg[3])
+        cost = sum(float(leg[5]) for leg in legs)
+        fee = sum(float(leg[6]) for leg in legs)
+        n += 1
+        wins += (payout > cost + fee) if legs[0][1] else (payout > 0)
+        pnl += payout - cost - fee
+        fees += fee
+    return n, wins, pnl, fees

@@ -8,101 +8,105 @@ keys, which is one string per candidate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 
-FLOAT_COLUMNS = (
-    "price",
-    "ask_size",
-    "fair",
-    "edge",
-    "z",
-    "sigma",
-    "t_remaining_s",
-    "fee_rate",
-    "delta_1pct",
-    "gamma_1pct",
-    "vega_1pt",
-    "theta_1min",
-    "iv",
-    "iv_rv",
-    "reason_value",
-    "stake",
-)
-OBJECT_COLUMNS = ("market_id", "symbol", "side", "token_id", "trigger", "reason")
+# name -> (dtype, meaning). Object columns default to None, float columns to NaN.
+COLUMNS: dict[str, tuple[type, str]] = {
+    "market_id": (object, "the market"),
+    "symbol": (object, "the underlying, e.g. BTCUSDT"),
+    "side": (object, "UP (Yes) or DOWN (No): the token bought"),
+    "token_id": (object, "the token bought"),
+    "trigger": (object, "what made the strategy propose it (part of the idempotency key)"),
+    "group_key": (object, "legs of one multi-leg candidate (an arb) share it; None otherwise"),
+    "price": (float, "best ask of the token: what buying costs now"),
+    "ask_size": (float, "shares at the best ask"),
+    "depth_usd": (float, "USD of asks within the venue's slippage of the best ask"),
+    "fair": (float, "model probability that the token pays $1"),
+    "edge": (float, "fair - price - taker fee per share"),
+    "z": (float, "signed sigma of the move that triggered it"),
+    "sigma": (float, "realized vol, annualised"),
+    "window_s": (float, "the market's window length, s"),
+    "t_remaining_s": (float, "seconds to expiry"),
+    "fee_rate": (float, "the market's taker fee rate"),
+    "delta_1pct": (float, "price change per 1 % spot move"),
+    "gamma_1pct": (float, "change of delta_1pct per 1 % spot move"),
+    "vega_1pt": (float, "price change per 1 vol point"),
+    "theta_1min": (float, "price change per minute of time passing"),
+    "iv": (float, "implied vol of the ask"),
+    "iv_rv": (float, "iv / sigma"),
+    "book_age_s": (float, "seconds since the token's book was published"),
+    "spot_age_s": (float, "seconds since the last spot tick of the symbol"),
+    "age_s": (float, "age of an external signal (leader trade, headline), s"),
+    "ref_price": (float, "price of an external signal (the leader's fill)"),
+    "confidence": (float, "a classifier's confidence in [0, 1]"),
+    "group_profit": (float, "arb: 1 - sum of leg asks and fees per share set"),
+    "reason": (object, "first stage that rejected the row; None while accepted"),
+    "reason_value": (float, "the value that stage tested"),
+    "stake": (float, "USD to spend on the token (fees on top)"),
+}
+OBJECT_COLUMNS = tuple(k for k, (t, _) in COLUMNS.items() if t is object)
+FLOAT_COLUMNS = tuple(k for k, (t, _) in COLUMNS.items() if t is float)
+REQUIRED = ("market_id", "symbol", "side", "token_id", "trigger", "price", "fair", "fee_rate")
 
 
 @dataclass
 class SignalFrame:
-    """Candidates of one strategy at one instant.
-
-    Columns (arrays of equal length ``n``):
-
-    - ``market_id``, ``symbol``, ``side`` (``UP``/``DOWN``), ``token_id``, ``trigger``
-    - ``price``: best ask of the token (what buying costs now), ``ask_size``
-    - ``fair``: model probability the token pays; ``edge``: fair - price - taker fee per share
-    - ``z``: signed sigma of the move that triggered it; ``sigma``: realized vol (annualised)
-    - ``t_remaining_s``: seconds to expiry; ``fee_rate``: the market's taker fee rate
-    - scaled Greeks ``delta_1pct``, ``gamma_1pct``, ``vega_1pt``, ``theta_1min``;
-      ``iv`` implied vol of the ask and ``iv_rv`` = iv / sigma
-    - ``reason`` (None while accepted) and ``reason_value``; ``stake`` in USD
-    """
+    """Candidates of one strategy at one instant: ``cols[name]`` is a column (see COLUMNS)."""
 
     strategy: str
     ts: float
-    market_id: np.ndarray
-    symbol: np.ndarray
-    side: np.ndarray
-    token_id: np.ndarray
-    trigger: np.ndarray
-    price: np.ndarray
-    ask_size: np.ndarray
-    fair: np.ndarray
-    edge: np.ndarray
-    z: np.ndarray
-    sigma: np.ndarray
-    t_remaining_s: np.ndarray
-    fee_rate: np.ndarray
-    delta_1pct: np.ndarray
-    gamma_1pct: np.ndarray
-    vega_1pt: np.ndarray
-    theta_1min: np.ndarray
-    iv: np.ndarray
-    iv_rv: np.ndarray
-    reason: np.ndarray = field(default=None)  # type: ignore[assignment]
-    reason_value: np.ndarray = field(default=None)  # type: ignore[assignment]
-    stake: np.ndarray = field(default=None)  # type: ignore[assignment]
+    cols: dict[str, np.ndarray] = field(repr=False)
 
-    def __post_init__(self) -> None:
-        n = len(self.market_id)
-        for f in fields(self):
-            if f.name in ("strategy", "ts"):
-                continue
-            value = getattr(self, f.name)
-            if value is None:
-                value = np.full(n, None, dtype=object) if f.name == "reason" else np.full(n, np.nan)
-                if f.name == "stake":
-                    value = np.zeros(n)
-            dtype = object if f.name in OBJECT_COLUMNS else float
-            value = np.asarray(value, dtype=dtype)
+    def __init__(self, strategy: str, ts: float, **columns: object) -> None:
+        unknown = set(columns) - set(COLUMNS)
+        if unknown:
+            raise ValueError(f"SignalFrame: unknown columns {sorted(unknown)}")
+        missing = [c for c in REQUIRED if c not in columns]
+        if missing:
+            raise ValueError(f"SignalFrame: missing columns {missing}")
+        n = len(columns["market_id"])  # type: ignore[arg-type]
+        self.strategy, self.ts, self.cols = strategy, ts, {}
+        for name, (dtype, _) in COLUMNS.items():
+            if name in columns and columns[name] is not None:
+                value = np.asarray(columns[name], dtype=dtype)
+                if value.shape == ():
+                    value = np.full(n, value, dtype=dtype)
+            elif dtype is object:
+                value = np.full(n, None, dtype=object)
+            else:
+                value = np.zeros(n) if name == "stake" else np.full(n, np.nan)
             if value.shape != (n,):
-                raise ValueError(f"SignalFrame.{f.name} has shape {value.shape}, expected ({n},)")
-            setattr(self, f.name, value)
+                raise ValueError(f"SignalFrame.{name} has shape {value.shape}, expected ({n},)")
+            self.cols[name] = value
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        cols = self.__dict__.get("cols")
+        if cols is not None and name in cols:
+            return cols[name]
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in COLUMNS:
+            self.cols[name] = np.asarray(value, dtype=COLUMNS[name][0])
+        else:
+            object.__setattr__(self, name, value)
 
     def __len__(self) -> int:
-        return len(self.market_id)
+        return len(self.cols["market_id"])
 
     @property
     def accepted(self) -> np.ndarray:
         """Boolean mask of rows no stage has rejected."""
-        return np.equal(self.reason, None)
+        return np.equal(self.cols["reason"], None)
 
-    def reject(self, mask: np.ndarray, reason: str, value: np.ndarray) -> None:
+    def reject(self, mask: np.ndarray, reason: str, value: np.ndarray | float) -> None:
         """Mark rows in ``mask`` that are still accepted as rejected by ``reason``."""
-        hit = mask & self.accepted
-        self.reason[hit] = reason
-        self.reason_value[hit] = np.asarray(value, dtype=float)[hit]
+        hit = np.asarray(mask, dtype=bool) & self.accepted
+        self.cols["reason"][hit] = reason
+        value = np.broadcast_to(np.asarray(value, dtype=float), hit.shape)
+        self.cols["reason_value"][hit] = value[hit]
 
     def keys(self) -> list[str]:
         """Idempotency keys: strategy, market (which fixes the window), side, trigger."""
@@ -114,17 +118,17 @@ class SignalFrame:
     def take(self, mask: np.ndarray) -> SignalFrame:
         """A new frame with only the rows where ``mask`` is true."""
         mask = np.asarray(mask, dtype=bool)
-        cols = {
-            f.name: getattr(self, f.name)[mask]
-            for f in fields(self)
-            if f.name not in ("strategy", "ts")
-        }
-        return SignalFrame(strategy=self.strategy, ts=self.ts, **cols)
+        return SignalFrame(self.strategy, self.ts, **{k: v[mask] for k, v in self.cols.items()})
+
+    @staticmethod
+    def concat(strategy: str, ts: float, frames: list[SignalFrame]) -> SignalFrame:
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return SignalFrame.empty(strategy, ts)
+        return SignalFrame(
+            strategy, ts, **{k: np.concatenate([f.cols[k] for f in frames]) for k in COLUMNS}
+        )
 
     @classmethod
     def empty(cls, strategy: str, ts: float) -> SignalFrame:
-        cols = {name: np.empty(0, dtype=object) for name in OBJECT_COLUMNS if name != "reason"}
-        cols |= {
-            name: np.empty(0) for name in FLOAT_COLUMNS if name not in ("reason_value", "stake")
-        }
-        return cls(strategy=strategy, ts=ts, **cols)
+        return cls(strategy, ts, **{k: np.empty(0, dtype=COLUMNS[k][0]) for k in REQUIRED})

@@ -1,8 +1,9 @@
 """MarketState: what the engine knows right now, built only from feed events.
 
-It ingests ticks (spot, listings, books, resolutions) in time order and keeps
-a struct of arrays of the live markets plus one realized-vol estimator per
-symbol. It never sees anything a live feed would not have shown at ``ts``.
+It ingests ticks (spot, listings, books, resolutions, leader trades,
+headlines) in time order and keeps a struct of arrays of the live markets plus
+one realized-vol estimator per symbol. It never sees anything a live feed
+would not have shown at ``ts``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.core.pricing.vol import EwmaVol
-from engine.core.types import Book, Market, Resolution, SimTick
+from engine.core.types import Book, Headline, Market, Resolution, SimTick, WalletTrade
 from engine.core.validation import check_range
 
 
@@ -28,38 +29,39 @@ class VolConfig:
         check_range("warmup_s", self.warmup_s, 2, 86_400)
 
 
-@dataclass(frozen=True)
-class LiveMarkets:
-    """Live markets as columns (one row per market), rebuilt when the set changes."""
+_MARKET_COLUMNS = {
+    "market_id": object,
+    "symbol": object,
+    "window_s": float,
+    "start_ts": float,
+    "end_ts": float,
+    "strike": float,
+    "up_token": object,
+    "down_token": object,
+    "fee_rate": float,
+    "kind": object,
+    "event_id": object,
+    "low": float,
+    "high": float,
+    "label": object,
+    "augmented": bool,
+}
 
-    markets: tuple[Market, ...]
-    market_id: np.ndarray
-    symbol: np.ndarray
-    window_s: np.ndarray
-    start_ts: np.ndarray
-    end_ts: np.ndarray
-    strike: np.ndarray
-    up_token: np.ndarray
-    down_token: np.ndarray
-    fee_rate: np.ndarray
+
+class LiveMarkets:
+    """Live markets as columns (one row per market), rebuilt when the set changes.
+
+    Columns are the fields of :class:`engine.core.types.Market`, as numpy arrays.
+    """
+
+    def __init__(self, markets: tuple[Market, ...]) -> None:
+        self.markets = markets
+        for name, dtype in _MARKET_COLUMNS.items():
+            setattr(self, name, np.array([getattr(m, name) for m in markets], dtype=dtype))
 
     @classmethod
     def of(cls, markets: tuple[Market, ...]) -> LiveMarkets:
-        def col(name: str, dtype: type) -> np.ndarray:
-            return np.array([getattr(m, name) for m in markets], dtype=dtype)
-
-        return cls(
-            markets=markets,
-            market_id=col("market_id", object),
-            symbol=col("symbol", object),
-            window_s=col("window_s", float),
-            start_ts=col("start_ts", float),
-            end_ts=col("end_ts", float),
-            strike=col("strike", float),
-            up_token=col("up_token", object),
-            down_token=col("down_token", object),
-            fee_rate=col("fee_rate", float),
-        )
+        return cls(markets)
 
     def __len__(self) -> int:
         return len(self.markets)
@@ -70,17 +72,22 @@ class MarketState:
 
     Spot is sampled once per tick (1 s); the last ``history_s`` samples per
     symbol are kept so strategies can measure moves over a lookback.
+    ``wallet_trades`` and ``news`` hold what the feeds delivered in the last
+    tick only (a strategy reacts to them once).
     """
 
     def __init__(self, vol: VolConfig | None = None, history_s: int = 900) -> None:
         self.vol_config = vol or VolConfig()
         self.history_s = history_s
-        self._hist: dict[str, np.ndarray] = {}
-        self._n = 0
         self.ts = float("nan")
         self.spot: dict[str, float] = {}
+        self.spot_ts: dict[str, float] = {}
         self.books: dict[str, Book] = {}
         self.live = LiveMarkets.of(())
+        self.wallet_trades: list[WalletTrade] = []
+        self.news: list[Headline] = []
+        self._hist: dict[str, np.ndarray] = {}
+        self._n = 0
         self._vol: dict[str, EwmaVol] = {}
         self._first_ts: dict[str, float] = {}
 
@@ -93,14 +100,15 @@ class MarketState:
             hist = self._hist.get(symbol)
             if hist is None:
                 hist = self._hist[symbol] = np.full(self.history_s, float(price))
-            hist[slot] = price
-            est = self._vol.get(symbol)
-            if est is None:
-                est = self._vol[symbol] = EwmaVol(half_life_s=self.vol_config.half_life_s)
+                self._vol[symbol] = EwmaVol(half_life_s=self.vol_config.half_life_s)
                 self._first_ts[symbol] = tick.ts
-            est.update(tick.ts, price)
+            hist[slot] = price
+            self._vol[symbol].update(tick.ts, price)
             self.spot[symbol] = price
+            self.spot_ts[symbol] = tick.ts
         self.books = tick.books
+        self.wallet_trades = tick.wallet_trades
+        self.news = tick.news
         if tick.listed or tick.resolved:
             gone = {r.market_id for r in tick.resolved}
             kept = tuple(m for m in self.live.markets if m.market_id not in gone)
@@ -120,3 +128,13 @@ class MarketState:
         if est is None or self.ts - self._first_ts[symbol] < self.vol_config.warmup_s:
             return float("nan")
         return float(est.sigma)
+
+    def per_symbol(self, symbols: np.ndarray, values: dict[str, float]) -> np.ndarray:
+        """``values[s]`` for each ``s`` in ``symbols`` (NaN where missing), one lookup per symbol."""
+        out = np.full(len(symbols), np.nan)
+        for s in set(symbols.tolist()):
+            out[symbols == s] = values.get(s, np.nan)
+        return out
+
+    def sigmas(self, symbols: np.ndarray) -> np.ndarray:
+        return self.per_symbol(symbols, {s: self.sigma(s) for s in set(symbols.tolist())})

@@ -14,14 +14,17 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 from engine.core.frame import SignalFrame
 from engine.core.pipeline import decide
+from engine.core.sizers import SizingContext
 from engine.core.state import MarketState
 from engine.core.strategies.base import Strategy
 from engine.core.validation import ConfigError, check_range
@@ -66,6 +69,7 @@ class Counters:
     resolved: int = 0
     ticks: int = 0
     skipped_known: int = 0
+    partial_groups: int = 0
 
 
 @dataclass
@@ -83,6 +87,19 @@ class Portfolio:
     @property
     def held(self) -> set[tuple[str, str, str]]:
         return set(self.open_cost)
+
+    def context(self, regime_factor: float = 1.0) -> SizingContext:
+        by_market: dict[str, float] = defaultdict(float)
+        by_strategy: dict[str, float] = defaultdict(float)
+        for (strategy, market, _side), usd in self.open_cost.items():
+            by_market[market] += usd
+            by_strategy[strategy] += usd
+        return SizingContext(
+            bankroll=self.bankroll,
+            exposure_by_market=by_market,
+            exposure_by_strategy=by_strategy,
+            regime_factor=regime_factor,
+        )
 
 
 def _speed(value: object) -> float | None:
@@ -185,10 +202,7 @@ class PaperDriver:
         self.state.apply(tick)
         self.counters.ticks += 1
         frames = decide(
-            self.state,
-            self.strategies,
-            bankroll=self.portfolio.bankroll,
-            held=self.portfolio.held,
+            self.state, self.strategies, ctx=self.portfolio.context(), held=self.portfolio.held
         )
         if not (tick.listed or tick.resolved or frames):
             return
@@ -224,10 +238,31 @@ class PaperDriver:
                 self.portfolio.open_cost[held] = report.cost + report.fees
                 self.counters.fills += len(report.fills)
             self.counters.orders += 1
+        self._check_groups(frame, keys, reports)
         writes.record_frame(session=session, frame=frame, keys=keys, reports=reports)
         self.known_keys.update(keys)
         self.counters.signals += len(keys)
         self.counters.accepted += sum(r.status != "rejected" for r in reports.values())
+
+    def _check_groups(
+        self, frame: SignalFrame, keys: list[str], reports: dict[str, ExecutionReport]
+    ) -> None:
+        """Log multi-leg groups whose legs did not fill equal shares (an unhedged remainder)."""
+        groups = frame.group_key
+        for g in {g for g, a in zip(groups, frame.accepted, strict=True) if g is not None and a}:
+            filled = [
+                reports[keys[i]].shares for i in np.flatnonzero(groups == g) if keys[i] in reports
+            ]
+            if filled and max(filled) - min(filled) > 1e-9:
+                self.counters.partial_groups += 1
+                log.warning(
+                    "arb-partial strat=%s group=%s legs=%d filled min=%.2f max=%.2f shares",
+                    frame.strategy,
+                    g,
+                    len(filled),
+                    min(filled),
+                    max(filled),
+                )
 
     # -- logs -----------------------------------------------------------------------
     def _log_signal(self, frame: SignalFrame, i: int, report: ExecutionReport) -> None:

@@ -16,9 +16,10 @@ import sys
 
 from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from engine.ledger.db import make_engine, make_sessionmaker, resolve_url
-from engine.ledger.queries import LedgerRow, ledger, open_exposure, skip_mix
+from engine.ledger.queries import LedgerRow, group_fills, ledger, open_exposure, skip_mix
 
 
 def _pct(x: float | None) -> str:
@@ -29,7 +30,19 @@ def _p(x: float | None) -> str:
     return "-" if x is None else f"{x:.3g}"
 
 
-def format_table(rows: list[LedgerRow], open_count: int = 0, open_cost: float = 0.0) -> str:
+def render_ledger(session: Session) -> str:
+    """The ledger table with its notes (open exposure, multi-leg groups), as the CLI prints it."""
+    complete, partial = group_fills(session=session)
+    return format_table(ledger(session=session), *open_exposure(session=session), complete, partial)
+
+
+def format_table(
+    rows: list[LedgerRow],
+    open_count: int = 0,
+    open_cost: float = 0.0,
+    groups_complete: int = 0,
+    groups_partial: int = 0,
+) -> str:
     """The human ledger: win rate beside break-even win rate, P&L after fees, p-value."""
     header = ("strategy", "trades", "wins", "WR", "break-even WR", "P&L", "fees", "p-value")
     body = [
@@ -113,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.json:
                 print(json.dumps([r.as_dict() for r in rows], indent=2))
             else:
-                print(format_table(rows, *open_exposure(session=session)))
+                print(render_ledger(session))
     except OperationalError as exc:
         print(f"edgeloop-ledger: cannot read {url}: {exc.orig}", file=sys.stderr)
         return 2

@@ -1,11 +1,15 @@
 """Ledger reads shared by the CLI, the end-of-run report and (later) the UI.
 
-A trade is a filled order whose market has resolved. Everything is computed
-from the ``fills`` and ``outcomes`` tables, so the numbers are the database's:
+A trade is a filled order whose market has resolved; the legs of a multi-leg
+group (an arb, same ``signals.group_key``) are one trade, counted once all its
+legs have resolved. Everything is computed from the ``fills`` and ``outcomes``
+tables, so the numbers are the database's:
 
-- ``pnl`` = payout - cost - fees (after fees), payout = shares if the token won.
-- ``breakeven_win_rate`` = mean over trades of the fee-inclusive entry price per
-  share, ``(cost + fees) / shares``: the win rate at which those trades break even.
+- ``pnl`` = payout - cost - fees (after fees), payout = shares of the legs that won.
+- ``wins``: single orders whose token won; groups whose payout exceeds cost and fees.
+- ``breakeven_win_rate`` = mean over trades of ``(cost + fees) / max payout``
+  (for a single order: the fee-inclusive entry price per share): the win rate
+  at which those trades break even.
 - ``p_value`` = one-sided binomial test of the wins against the break-even win
   rate (small = evidence the strategy beats the price it pays, not a coin flip).
 """
@@ -41,21 +45,25 @@ class LedgerRow:
 @dataclass(frozen=True)
 class Trade:
     strategy: str
-    shares: float
+    max_payout: float  # what it pays if its best leg wins (shares, for one order)
+    payout: float
     cost: float
     fees: float
     won: bool
+    legs: int = 1
 
     @property
     def pnl(self) -> float:
-        return (self.shares if self.won else 0.0) - self.cost - self.fees
+        return self.payout - self.cost - self.fees
 
 
-def resolved_trades(*, session: Session) -> list[Trade]:
-    """One row per filled order on a resolved market, aggregated from its fills."""
+def _legs(*, session: Session) -> list[tuple]:
+    """Every filled order with its group, its outcome (None while open) and its fill sums."""
     stmt = (
         select(
+            OrderRow.id,
             OrderRow.strategy,
+            SignalRow.group_key,
             OrderRow.side,
             OutcomeRow.winner,
             func.sum(FillRow.shares),
@@ -63,14 +71,36 @@ def resolved_trades(*, session: Session) -> list[Trade]:
             func.sum(FillRow.fee),
         )
         .join(FillRow, FillRow.order_id == OrderRow.id)
-        .join(OutcomeRow, OutcomeRow.market_id == OrderRow.market_id)
-        .group_by(OrderRow.id, OrderRow.strategy, OrderRow.side, OutcomeRow.winner)
+        .join(SignalRow, SignalRow.key == OrderRow.signal_key)
+        .outerjoin(OutcomeRow, OutcomeRow.market_id == OrderRow.market_id)
+        .group_by(
+            OrderRow.id, OrderRow.strategy, SignalRow.group_key, OrderRow.side, OutcomeRow.winner
+        )
         .order_by(OrderRow.id)
     )
-    return [
-        Trade(strategy, float(shares), float(cost), float(fees), side == winner)
-        for strategy, side, winner, shares, cost, fees in session.execute(stmt)
-    ]
+    return list(session.execute(stmt))
+
+
+def resolved_trades(*, session: Session) -> list[Trade]:
+    """One trade per resolved filled order, or per fully resolved multi-leg group."""
+    groups: dict[object, list[tuple]] = {}
+    for row in _legs(session=session):
+        order_id, _strategy, group_key = row[0], row[1], row[2]
+        groups.setdefault(group_key if group_key is not None else ("order", order_id), []).append(
+            row
+        )
+    trades = []
+    for key, legs in groups.items():
+        if any(leg[4] is None for leg in legs):
+            continue  # not resolved yet (every leg must be)
+        shares = [float(leg[5]) for leg in legs]
+        payout = sum(s for s, leg in zip(shares, legs, strict=True) if leg[3] == leg[4])
+        cost = sum(float(leg[6]) for leg in legs)
+        fees = sum(float(leg[7]) for leg in legs)
+        single = isinstance(key, tuple)
+        won = payout > 0 if single else payout > cost + fees
+        trades.append(Trade(legs[0][1], max(shares), payout, cost, fees, won, len(legs)))
+    return trades
 
 
 def summarize(strategy: str, trades: list[Trade]) -> LedgerRow:
@@ -80,7 +110,7 @@ def summarize(strategy: str, trades: list[Trade]) -> LedgerRow:
     fees = round(sum(t.fees for t in trades), 6)
     if n == 0:
         return LedgerRow(strategy, 0, 0, None, None, pnl, fees, None)
-    breakeven = sum((t.cost + t.fees) / t.shares for t in trades) / n
+    breakeven = sum((t.cost + t.fees) / t.max_payout for t in trades) / n
     p = binomtest(wins, n, min(max(breakeven, 0.0), 1.0), alternative="greater").pvalue
     return LedgerRow(strategy, n, wins, wins / n, breakeven, pnl, fees, float(p))
 
@@ -95,14 +125,18 @@ def ledger(*, session: Session) -> list[LedgerRow]:
 
 def open_exposure(*, session: Session) -> tuple[int, float]:
     """Filled orders whose market has not resolved yet: count and USD at stake."""
-    stmt = (
-        select(func.count(func.distinct(OrderRow.id)), func.sum(FillRow.shares * FillRow.price))
-        .join(FillRow, FillRow.order_id == OrderRow.id)
-        .outerjoin(OutcomeRow, OutcomeRow.market_id == OrderRow.market_id)
-        .where(OutcomeRow.market_id.is_(None))
-    )
-    count, cost = session.execute(stmt).one()
-    return int(count or 0), float(cost or 0.0)
+    open_legs = [leg for leg in _legs(session=session) if leg[4] is None]
+    return len(open_legs), float(sum(float(leg[6]) for leg in open_legs))
+
+
+def group_fills(*, session: Session) -> tuple[int, int]:
+    """Multi-leg groups that filled: (complete, partial), partial = unequal shares across legs."""
+    legs: dict[str, list[float]] = {}
+    for leg in _legs(session=session):
+        if leg[2] is not None:
+            legs.setdefault(leg[2], []).append(float(leg[5]))
+    partial = sum(1 for shares in legs.values() if max(shares) - min(shares) > 1e-9)
+    return len(legs) - partial, partial
 
 
 def skip_mix(*, session: Session) -> list[tuple[str, str, int]]:

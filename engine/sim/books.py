@@ -47,6 +47,19 @@ def updown_fair_value(S: np.ndarray, K: np.ndarray, T: np.ndarray, sigma: float)
     return ndtr(d2)
 
 
+def range_fair_value(S: np.ndarray, edges: np.ndarray, T: np.ndarray, sigma: float) -> np.ndarray:
+    """``P(low <= S_T < high)`` under the lognormal of :func:`updown_fair_value`.
+
+    ``edges`` has shape ``(2, n)``: lows then highs, all > 0 (use tiny and huge
+    stand-ins for 0 and infinity). The value is ``N(d2(low)) - N(d2(high))``, so a
+    market with ``high`` huge gets exactly :func:`updown_fair_value` at ``low``.
+    """
+    sig_sqrt_t = sigma * np.sqrt(T)
+    d2 = (np.log(S / edges) - 0.5 * sig_sqrt_t * sig_sqrt_t) / sig_sqrt_t
+    nd = ndtr(d2)
+    return nd[0] - nd[1]
+
+
 def level_sizes(levels: int, level_size: float) -> np.ndarray:
     """Shares per level, best first: the best level holds ``level_size``, level i ``(1 + i)`` times it."""
     return level_size * (1.0 + np.arange(levels, dtype=float))
@@ -64,7 +77,9 @@ def build_ladders(up_mid: np.ndarray, half_spread: float, sizes: np.ndarray) -> 
     tick_m = np.where(fine, 1.0, 10.0)
     lo = tick_m
     hi = 1000.0 - tick_m
-    mid_m = np.clip(up_mid * 1000.0, 1.0, 999.0)
+    # Plain ufuncs rather than np.clip / np.round / np.count_nonzero: this runs every
+    # simulated second and their Python wrappers cost more than the arithmetic.
+    mid_m = np.minimum(np.maximum(up_mid * 1000.0, 1.0), 999.0)
     h_m = half_spread * 1000.0
     best_bid = np.floor((mid_m - h_m) / tick_m + _EPS) * tick_m
     best_ask = np.ceil((mid_m + h_m) / tick_m - _EPS) * tick_m
@@ -80,15 +95,19 @@ def build_ladders(up_mid: np.ndarray, half_spread: float, sizes: np.ndarray) -> 
     ask_m = np.concatenate((up_asks, 1000.0 - up_bids))
     tick2 = np.concatenate((tick_m, tick_m))
 
-    # Bids descend and asks ascend, so the in-range levels are a prefix of each row.
-    n_bids = np.count_nonzero(bid_m >= tick2[:, None] - _EPS, axis=1)
-    n_asks = np.count_nonzero(ask_m <= 1000.0 - tick2[:, None] + _EPS, axis=1)
+    # Bids descend and asks ascend, so the in-range levels are a prefix of each row:
+    # UP bids best_bid - i * tick >= tick and UP asks best_ask + i * tick <= 1 - tick
+    # (both sides are whole ticks); DOWN bids mirror UP asks and DOWN asks UP bids.
+    n_up_bids = np.minimum(np.rint(best_bid / tick_m), levels).astype(np.intp)
+    n_up_asks = np.minimum(np.rint((1000.0 - best_ask) / tick_m), levels).astype(np.intp)
+    n_bids = np.concatenate((n_up_bids, n_up_asks))
+    n_asks = np.concatenate((n_up_asks, n_up_bids))
 
     n_tok = bid_m.shape[0]
     bids = np.empty((n_tok, levels, 2))
     asks = np.empty((n_tok, levels, 2))
-    np.divide(np.round(bid_m), 1000.0, out=bids[:, :, 0])
-    np.divide(np.round(ask_m), 1000.0, out=asks[:, :, 0])
+    np.divide(np.rint(bid_m), 1000.0, out=bids[:, :, 0])
+    np.divide(np.rint(ask_m), 1000.0, out=asks[:, :, 0])
     bids[:, :, 1] = sizes
     asks[:, :, 1] = sizes
     # Books are published values: consumers get read-only views.

@@ -1,14 +1,18 @@
-"""The embedded market simulator: seeded spot paths and back-to-back Up/Down markets.
+"""The embedded market simulator: seeded spot paths, Up/Down markets, range events and flows.
 
 Every call to :meth:`MarketSimulator.step` moves the clock one second and returns
 what a live feed would show at that second and nothing later: spot, markets
-whose window opens now, every live token's book, and markets that end now.
-Randomness is drawn from one ``numpy`` Generator one step at a time, so a tick
-is the same whether or not the simulation runs further.
+whose window opens now, every live token's book, markets that end now, leader
+trades the wallet feed delivers now and headlines published now. Randomness is
+drawn one step at a time (from a few ``numpy`` Generators seeded by ``seed``), so
+a tick is the same whether or not the simulation runs further.
 
 Market makers quote the UP token at ``N(d2)`` from the spot they saw
 ``mm_lag_s`` seconds ago (a plain delay, not smoothing), with their own vol
 ``mm_vol`` and Gaussian noise ``mm_noise``; the DOWN book is the UP book's mirror.
+Range markets (:mod:`engine.sim.negrisk`) are quoted the same way at the
+bucket's probability. Information events (:mod:`engine.sim.informed`) drift spot
+and are revealed only by leader trades and headlines.
 """
 
 from __future__ import annotations
@@ -19,82 +23,52 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import numpy as np
 
 from engine.core.types import DOWN, UP, Book, Market, Resolution, SimTick
-from engine.sim.books import SECONDS_PER_YEAR, build_ladders, level_sizes, updown_fair_value
+from engine.sim.books import SECONDS_PER_YEAR, build_ladders, level_sizes, range_fair_value
+from engine.sim.common import check, parse_start, short_symbol, whole, window_label, windows
+from engine.sim.informed import InformedFlow, Leader, parse_leaders
+from engine.sim.negrisk import HIGH_EDGE, LOW_EDGE, range_event, resolve_event
 from engine.sim.spot import SpotProcess
 
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 DEFAULT_PRICES = {"BTCUSDT": 95_000.0, "ETHUSDT": 3_300.0, "SOLUSDT": 190.0}
 
-
-def _check(name: str, value: float, lo: float, hi: float, *, lo_open: bool = False) -> None:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        x = math.nan
-    ok = (lo < x if lo_open else lo <= x) and x <= hi
-    if not ok:
-        left = "(" if lo_open else "["
-        raise ValueError(f"sim.{name}={value!r} must be in {left}{_fmt(lo)}, {_fmt(hi)}]")
-
-
-def _whole(name: str, value: int, lo: int, hi: int) -> int:
-    try:
-        ok = not isinstance(value, bool) and float(value).is_integer() and lo <= value <= hi
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(f"sim.{name}={value!r} must be a whole number in [{lo}, {hi}]")
-    return int(value)
-
-
-def _fmt(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
-
-
-def window_label(window_s: int) -> str:
-    """``300`` -> ``"5m"``, ``3600`` -> ``"1h"`` (the slug's window part)."""
-    return f"{window_s // 3600}h" if window_s % 3600 == 0 else f"{window_s // 60}m"
-
-
-def _short(symbol: str) -> str:
-    s = symbol.lower()
-    return s[:-4] if s.endswith("usdt") and len(s) > 4 else s
-
-
-def _parse_start(start: str) -> int:
-    try:
-        dt = datetime.fromisoformat(start)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"sim.start={start!r} must be an ISO-8601 UTC time like '2026-01-05T00:00:00Z'"
-        ) from None
-    if dt.tzinfo is None or dt.utcoffset().total_seconds() != 0:
-        raise ValueError(f"sim.start={start!r} must be in UTC (end it with 'Z' or '+00:00')")
-    ts = dt.astimezone(UTC).timestamp()
-    if ts != int(ts):
-        raise ValueError(f"sim.start={start!r} must be a whole second")
-    return int(ts)
+__all__ = ["MarketSimulator", "window_label"]
 
 
 class _State:
-    """Everything that changes as the clock runs (the config fields never do)."""
+    """Everything that changes as the clock runs (the config fields never do).
+
+    Market slots: ``0..n_up-1`` are Up/Down markets (window-major: slot
+    ``w * n_sym + i`` is symbol ``i``'s window ``w``), then the range markets of
+    each event slot ``k = e * n_sym + i`` (negrisk window ``e``, symbol ``i``) at
+    ``n_up + k * negrisk_outcomes + j``. Token row ``s`` is slot ``s``'s UP/Yes,
+    row ``n_slots + s`` its DOWN/No.
+    """
 
     __slots__ = (
         "rng",
+        "rng_range",
         "spot",
+        "flow",
         "n",
         "hist",
         "start_ts",
+        "n_up",
         "sym_idx",
-        "strike",
+        "edges",
         "end_ts",
+        "noise",
+        "shade",
+        "shade_on",
+        "shade_at",
         "markets",
+        "events",
         "token_ids",
+        "asks",
         "sizes",
         "prefix",
     )
@@ -102,7 +76,7 @@ class _State:
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class MarketSimulator:
-    """Seeded simulator of spot and of back-to-back Up/Down markets per symbol and window.
+    """Seeded simulator of spot, of Up/Down markets and neg-risk range events, and of flows.
 
     The fields are exactly ``conf/sim/*.yaml``'s keys. ``vol``, ``drift`` and
     ``mm_vol`` are annualised; ``jump_std`` is the stdev of a log jump; ``chop``
@@ -115,6 +89,15 @@ class MarketSimulator:
     ``(1 + i)`` times that. ``speed``: sim seconds per wall second, or ``"max"``;
     the drivers pace by it, the simulator never sleeps. ``mm_vol=None`` means
     ``vol``.
+
+    ``info_*``, ``leader*`` and ``news_*``: information events and the leader
+    trades and headlines that reveal them (see :mod:`engine.sim.informed`).
+    ``negrisk_*``: back-to-back neg-risk range events per symbol and window (see
+    :mod:`engine.sim.negrisk`); during a mispricing interval (drawn per event
+    with ``negrisk_mispricing_prob``, 30-90 s long) every Yes mid of the event
+    is shaded down by ``negrisk_mispricing``. The defaults switch all of these
+    off (no information events, no leaders, no noise headlines, no range
+    events): ``conf/sim/*.yaml`` switch them on.
     """
 
     seed: int
@@ -137,6 +120,23 @@ class MarketSimulator:
     levels: int = 5
     level_size: float = 100.0
     fee_rate: float = 0.07
+    info_rate_per_hour: float = 0.0
+    info_move: float = 0.0025
+    info_horizon_s: int = 120
+    info_delay_s: int = 10
+    leaders: Sequence[Leader | Mapping[str, object]] = ()
+    leader_participation: float = 0.8
+    leader_noise_per_hour: float = 2.0
+    news_prob: float = 0.7
+    news_lag_s: int = 0
+    news_accuracy: float = 0.8
+    news_noise_per_hour: float = 0.0
+    negrisk_windows: Sequence[int] = ()
+    negrisk_outcomes: int = 5
+    negrisk_bucket_sigma: float = 0.75
+    negrisk_augmented_prob: float = 0.2
+    negrisk_mispricing_prob: float = 0.3
+    negrisk_mispricing: float = 0.02
     speed: float | str = 1.0
     _state: _State = field(init=False, repr=False)
 
@@ -144,7 +144,9 @@ class MarketSimulator:
         self._validate()
         st = _State()
         st.rng = np.random.default_rng(self.seed)
-        n_sym, n_win = len(self.symbols), len(self.windows)
+        st.rng_range = np.random.default_rng([self.seed, 3])
+        n_sym, n_up = len(self.symbols), len(self.symbols) * len(self.windows)
+        n_slots = n_up + n_sym * len(self.negrisk_windows) * self.negrisk_outcomes
         initial = np.array([self.initial_prices[s] for s in self.symbols], dtype=float)
         st.spot = SpotProcess(
             initial,
@@ -157,15 +159,34 @@ class MarketSimulator:
             vol_regime_switch=self.vol_regime_switch,
             vol_high_mult=self.vol_high_mult,
         )
+        flow = InformedFlow(
+            self.symbols,
+            seed=self.seed,
+            **{f: getattr(self, f) for f in _FLOW_FIELDS},
+        )
+        st.flow = flow if flow.enabled else None
         st.n = -1
-        st.start_ts = _parse_start(self.start)
+        st.start_ts = parse_start(self.start)
         st.hist = np.tile(initial, (self.mm_lag_s + 1, 1))
-        # Market slots are window-major: slot w * n_sym + i is symbol i's window w.
-        st.sym_idx = np.tile(np.arange(n_sym), n_win)
-        st.strike = np.ones(n_sym * n_win)
-        st.end_ts = np.zeros(n_sym * n_win)
-        st.markets = [None] * (n_sym * n_win)
-        st.token_ids = [""] * (2 * n_sym * n_win)
+        st.n_up = n_up
+        st.sym_idx = np.concatenate(
+            (
+                np.tile(np.arange(n_sym), len(self.windows)),
+                np.repeat(
+                    np.tile(np.arange(n_sym), len(self.negrisk_windows)), self.negrisk_outcomes
+                ),
+            )
+        ).astype(np.intp)
+        st.edges = np.vstack((np.ones(n_slots), np.full(n_slots, HIGH_EDGE)))
+        st.end_ts = np.zeros(n_slots)
+        st.noise = np.zeros(n_slots)
+        st.shade = np.zeros(n_slots)
+        st.shade_on = False
+        st.shade_at = {}
+        st.markets = [None] * n_slots
+        st.events = [None] * (n_sym * len(self.negrisk_windows))
+        st.token_ids = [""] * (2 * n_slots)
+        st.asks = None
         st.sizes = level_sizes(self.levels, self.level_size)
         fields_ = {
             f.name: getattr(self, f.name)
@@ -184,33 +205,35 @@ class MarketSimulator:
             raise ValueError(f"sim.seed={self.seed!r} must be an int in [0, 2**63)")
         set_(self, "seed", int(self.seed))
         self._validate_calendar()
-        _check("vol", self.vol, 0.0, 5.0)
-        _check("drift", self.drift, -100.0, 100.0)
-        _check("jump_rate_per_day", self.jump_rate_per_day, 0.0, 86400.0)
-        _check("jump_std", self.jump_std, 0.0, 0.5)
-        _check("chop", self.chop, 0.0, 10.0)
-        _check("chop_half_life_s", self.chop_half_life_s, 1.0, 3600.0)
-        _check("vol_regime_switch", self.vol_regime_switch, 0.0, 60.0)
-        _check("vol_high_mult", self.vol_high_mult, 1.0, 10.0)
-        set_(self, "mm_lag_s", _whole("mm_lag_s", self.mm_lag_s, 0, 600))
-        _check("mm_noise", self.mm_noise, 0.0, 0.5)
+        check("vol", self.vol, 0.0, 5.0)
+        check("drift", self.drift, -100.0, 100.0)
+        check("jump_rate_per_day", self.jump_rate_per_day, 0.0, 86400.0)
+        check("jump_std", self.jump_std, 0.0, 0.5)
+        check("chop", self.chop, 0.0, 10.0)
+        check("chop_half_life_s", self.chop_half_life_s, 1.0, 3600.0)
+        check("vol_regime_switch", self.vol_regime_switch, 0.0, 60.0)
+        check("vol_high_mult", self.vol_high_mult, 1.0, 10.0)
+        set_(self, "mm_lag_s", whole("mm_lag_s", self.mm_lag_s, 0, 600))
+        check("mm_noise", self.mm_noise, 0.0, 0.5)
         if self.mm_vol is None:
             if self.vol <= 0.0:
                 raise ValueError(
                     f"sim.mm_vol=None defaults to sim.vol={self.vol!r}, must be in (0, 5]"
                 )
             set_(self, "mm_vol", float(self.vol))
-        _check("mm_vol", self.mm_vol, 0.0, 5.0, lo_open=True)
-        _check("half_spread", self.half_spread, 0.0, 0.25, lo_open=True)
-        set_(self, "levels", _whole("levels", self.levels, 1, 50))
-        _check("level_size", self.level_size, 0.0, 1e9, lo_open=True)
-        _check("fee_rate", self.fee_rate, 0.0, 0.25)
+        check("mm_vol", self.mm_vol, 0.0, 5.0, lo_open=True)
+        check("half_spread", self.half_spread, 0.0, 0.25, lo_open=True)
+        set_(self, "levels", whole("levels", self.levels, 1, 50))
+        check("level_size", self.level_size, 0.0, 1e9, lo_open=True)
+        check("fee_rate", self.fee_rate, 0.0, 0.25)
+        self._validate_flow()
+        self._validate_negrisk()
         if self.speed != "max":
             if isinstance(self.speed, str | bool):
                 raise ValueError(
                     f"sim.speed={self.speed!r} must be 'max' or a number in (0, 1000000]"
                 )
-            _check("speed", self.speed, 0.0, 1e6, lo_open=True)
+            check("speed", self.speed, 0.0, 1e6, lo_open=True)
             set_(self, "speed", float(self.speed))
 
     def _validate_calendar(self) -> None:
@@ -224,14 +247,14 @@ class MarketSimulator:
                 f"sim.symbols={list(symbols)!r} must be a non-empty list of distinct symbols"
             )
         set_(self, "symbols", symbols)
-        windows = tuple(_whole("windows[]", w, 60, 86400) for w in self.windows)
-        if not windows or len(set(windows)) != len(windows) or any(w % 60 for w in windows):
-            raise ValueError(
-                f"sim.windows={list(windows)!r} must be distinct multiples of 60 in [60, 86400]"
-            )
-        set_(self, "windows", windows)
-        start_ts = _parse_start(self.start)
-        for w in windows:
+        set_(self, "windows", windows("windows", self.windows, allow_empty=False))
+        set_(
+            self,
+            "negrisk_windows",
+            windows("negrisk_windows", self.negrisk_windows, allow_empty=True),
+        )
+        start_ts = parse_start(self.start)
+        for w in (*self.windows, *self.negrisk_windows):
             if start_ts % w:
                 raise ValueError(f"sim.start={self.start!r} must align to every window ({w} s)")
         prices = dict(DEFAULT_PRICES)
@@ -239,8 +262,48 @@ class MarketSimulator:
         for s in symbols:
             if s not in prices:
                 raise ValueError(f"sim.initial_prices lacks {s!r}: give a price for every symbol")
-            _check(f"initial_prices.{s}", prices[s], 0.0, 1e12, lo_open=True)
+            check(f"initial_prices.{s}", prices[s], 0.0, 1e12, lo_open=True)
         set_(self, "initial_prices", {s: float(prices[s]) for s in symbols})
+
+    def _validate_flow(self) -> None:
+        """Information events, leaders and news; at most one event a second in all."""
+        set_ = object.__setattr__
+        for name, lo, hi in _FLOW_RANGES:
+            set_(self, name, check(name, getattr(self, name), lo, hi))
+        for name in ("info_horizon_s", "info_delay_s", "news_lag_s"):
+            lo = 1 if name == "info_horizon_s" else 0
+            set_(self, name, whole(name, getattr(self, name), lo, 3600))
+        set_(self, "leaders", parse_leaders(self.leaders))
+        n_sym = len(self.symbols)
+        if self.info_rate_per_hour * n_sym > 3600.0:
+            raise ValueError(
+                f"sim.info_rate_per_hour={self.info_rate_per_hour!r} times {n_sym} symbols"
+                " must be at most 3600 (one event a second)"
+            )
+        noise = n_sym * (len(self.leaders) * self.leader_noise_per_hour + self.news_noise_per_hour)
+        if noise > 3600.0:
+            raise ValueError(
+                f"sim.leader_noise_per_hour={self.leader_noise_per_hour!r} and"
+                f" sim.news_noise_per_hour={self.news_noise_per_hour!r} make {noise:g} noise"
+                " events an hour, must be at most 3600 (one a second)"
+            )
+
+    def _validate_negrisk(self) -> None:
+        """Range events: outcomes, bucket width and the probabilities of their variants."""
+        set_ = object.__setattr__
+        set_(self, "negrisk_outcomes", whole("negrisk_outcomes", self.negrisk_outcomes, 2, 20))
+        set_(
+            self,
+            "negrisk_bucket_sigma",
+            check("negrisk_bucket_sigma", self.negrisk_bucket_sigma, 0.0, 10.0, lo_open=True),
+        )
+        for name in ("negrisk_augmented_prob", "negrisk_mispricing_prob"):
+            set_(self, name, check(name, getattr(self, name), 0.0, 1.0))
+        set_(
+            self,
+            "negrisk_mispricing",
+            check("negrisk_mispricing", self.negrisk_mispricing, 0.0, 0.2),
+        )
 
     @property
     def start_ts(self) -> float:
@@ -264,13 +327,16 @@ class MarketSimulator:
     def step(self) -> SimTick:
         """Advance the clock one second and return what a live feed shows at the new time."""
         st = self._state
-        n_sym = len(self.symbols)
-        n_mkt = st.strike.shape[0]
-        z = st.rng.standard_normal(3 * n_sym + n_mkt)
+        n_sym, n_up = len(self.symbols), st.n_up
+        z = st.rng.standard_normal(3 * n_sym + n_up)
         u = st.rng.random(n_sym + 1)
         st.n += 1
         ts = st.start_ts + st.n
-        spot = st.spot.spot() if st.n == 0 else st.spot.advance(z[: 3 * n_sym], u)
+        if st.n == 0:
+            spot = st.spot.spot()
+        else:
+            extra = st.flow.drift(st.n) if st.flow is not None else None
+            spot = st.spot.advance(z[: 3 * n_sym], u, extra)
         spot_list = spot.tolist()
 
         listed: list[Market] = []
@@ -279,14 +345,30 @@ class MarketSimulator:
             if ts % w == 0:
                 for slot in range(wi * n_sym, (wi + 1) * n_sym):
                     self._roll(slot, ts, spot_list, listed, resolved)
+        for ei, w in enumerate(self.negrisk_windows):
+            if ts % w == 0:
+                for k in range(ei * n_sym, (ei + 1) * n_sym):
+                    self._roll_event(k, ts, spot_list, listed, resolved)
+        if st.shade_at and ts in st.shade_at:
+            for sl, value in st.shade_at.pop(ts):
+                st.shade[sl] = value
+            st.shade_on = bool(st.shade.any())
 
         size = self.mm_lag_s + 1
         st.hist[st.n % size] = spot
         lagged = st.hist[(st.n + 1) % size]  # the oldest row: spot mm_lag_s seconds ago
         remaining = (st.end_ts - ts) / SECONDS_PER_YEAR
-        fair = updown_fair_value(lagged[st.sym_idx], st.strike, remaining, self.mm_vol)
-        up_mid = np.clip(fair + self.mm_noise * z[3 * n_sym :], 0.001, 0.999)
-        lad = build_ladders(up_mid, self.half_spread, st.sizes)
+        fair = range_fair_value(lagged[st.sym_idx], st.edges, remaining, self.mm_vol)
+        st.noise[:n_up] = z[3 * n_sym :]
+        if st.noise.shape[0] > n_up:
+            st.rng_range.standard_normal(out=st.noise[n_up:])
+        up_mid = fair + self.mm_noise * st.noise
+        if st.shade_on:
+            up_mid -= st.shade
+        lad = build_ladders(
+            np.minimum(np.maximum(up_mid, 0.001), 0.999), self.half_spread, st.sizes
+        )
+        st.asks = lad.asks
 
         books: dict[str, Book] = {}
         fts = float(ts)
@@ -301,7 +383,16 @@ class MarketSimulator:
         ):
             books[tid] = Book(tid, lad.bids[k, :nb], lad.asks[k, :na], fts, tick)
         spots = dict(zip(self.symbols, spot_list, strict=True))
-        return SimTick(ts=fts, spot=spots, listed=listed, books=books, resolved=resolved)
+        trades, news = st.flow.step(st.n, ts, self._quote) if st.flow is not None else ([], [])
+        return SimTick(
+            ts=fts,
+            spot=spots,
+            listed=listed,
+            books=books,
+            resolved=resolved,
+            wallet_trades=trades,
+            news=news,
+        )
 
     def _roll(
         self,
@@ -313,7 +404,7 @@ class MarketSimulator:
     ) -> None:
         """Resolve the market ending at ``ts`` in ``slot`` (if any) and list the next one."""
         st = self._state
-        n_mkt = st.strike.shape[0]
+        n_slots = st.end_ts.shape[0]
         i = int(st.sym_idx[slot])
         s_now = spot[i]
         old = st.markets[slot]
@@ -322,7 +413,7 @@ class MarketSimulator:
             resolved.append(Resolution(old.market_id, winner, old.strike, s_now, float(ts)))
         w = self.windows[slot // len(self.symbols)]
         symbol = self.symbols[i]
-        mid = f"{st.prefix}{_short(symbol)}-updown-{window_label(w)}-{ts}"
+        mid = f"{st.prefix}{short_symbol(symbol)}-updown-{window_label(w)}-{ts}"
         market = Market(
             market_id=mid,
             symbol=symbol,
@@ -335,8 +426,92 @@ class MarketSimulator:
             fee_rate=self.fee_rate,
         )
         st.markets[slot] = market
-        st.strike[slot] = s_now
+        st.edges[0, slot] = s_now
         st.end_ts[slot] = ts + w
         st.token_ids[slot] = market.up_token
-        st.token_ids[n_mkt + slot] = market.down_token
+        st.token_ids[n_slots + slot] = market.down_token
         listed.append(market)
+
+    def _roll_event(
+        self,
+        k: int,
+        ts: int,
+        spot: list[float],
+        listed: list[Market],
+        resolved: list[Resolution],
+    ) -> None:
+        """Resolve event slot ``k``'s range event ending at ``ts`` (if any) and list the next."""
+        st = self._state
+        n_sym, n_out, n_slots = len(self.symbols), self.negrisk_outcomes, st.end_ts.shape[0]
+        i, w = k % n_sym, self.negrisk_windows[k // n_sym]
+        s_now = spot[i]
+        if st.events[k] is not None:
+            resolved.extend(resolve_event(st.events[k], s_now, ts))
+        u = st.rng_range.random(4)
+        markets = range_event(
+            prefix=st.prefix,
+            symbol=self.symbols[i],
+            window_s=w,
+            start_ts=ts,
+            strike=s_now,
+            n_outcomes=n_out,
+            width=self.negrisk_bucket_sigma * self.mm_vol * math.sqrt(w / SECONDS_PER_YEAR),
+            fee_rate=self.fee_rate,
+            augmented=bool(u[0] < self.negrisk_augmented_prob),
+        )
+        st.events[k] = markets
+        base = st.n_up + k * n_out
+        sl = slice(base, base + n_out)
+        st.edges[0, sl] = [max(m.low, LOW_EDGE) for m in markets]
+        st.edges[1, sl] = [min(m.high, HIGH_EDGE) for m in markets]
+        st.end_ts[sl] = ts + w
+        for j, m in enumerate(markets):
+            st.markets[base + j] = m
+            st.token_ids[base + j] = m.up_token
+            st.token_ids[n_slots + base + j] = m.down_token
+        listed.extend(markets)
+        if u[1] < self.negrisk_mispricing_prob and self.negrisk_mispricing > 0.0:
+            # Hidden until it happens: the shading shows only in the books of its seconds.
+            dur = min(30 + int(u[2] * 61), w)
+            begin = ts + int(u[3] * (w - dur + 1))
+            st.shade_at.setdefault(begin, []).append((sl, self.negrisk_mispricing))
+            st.shade_at.setdefault(begin + dur, []).append((sl, 0.0))
+
+    def _quote(self, i: int, direction: int) -> tuple[str, str, float] | None:
+        """Symbol ``i``'s Up/Down market with the most time left (at least 60 s) and the best
+        ask of its UP (``direction > 0``) or DOWN token in the current books."""
+        st = self._state
+        n_sym, ts = len(self.symbols), st.start_ts + st.n
+        best, left = -1, 59.0
+        for slot in range(i, st.n_up, n_sym):
+            remaining = float(st.end_ts[slot]) - ts
+            if remaining > left:
+                best, left = slot, remaining
+        if best < 0:
+            return None
+        row = best if direction > 0 else st.end_ts.shape[0] + best
+        return st.markets[best].market_id, st.token_ids[row], float(st.asks[row, 0, 0])
+
+
+_FLOW_FIELDS = (
+    "info_rate_per_hour",
+    "info_move",
+    "info_horizon_s",
+    "info_delay_s",
+    "leaders",
+    "leader_participation",
+    "leader_noise_per_hour",
+    "news_prob",
+    "news_lag_s",
+    "news_accuracy",
+    "news_noise_per_hour",
+)
+_FLOW_RANGES = (
+    ("info_rate_per_hour", 0.0, 360.0),
+    ("info_move", 0.0, 0.1),
+    ("leader_participation", 0.0, 1.0),
+    ("leader_noise_per_hour", 0.0, 360.0),
+    ("news_prob", 0.0, 1.0),
+    ("news_accuracy", 0.0, 1.0),
+    ("news_noise_per_hour", 0.0, 360.0),
+)

@@ -80,11 +80,13 @@ class SpotProcess:
         """Current spot per symbol."""
         return self._s0 * np.exp(self._trend + self._ou)
 
-    def advance(self, z: np.ndarray, u: np.ndarray) -> np.ndarray:
+    def advance(self, z: np.ndarray, u: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
         """Move one second on and return the new spot.
 
         ``z``: ``3 * n`` standard normals (diffusion, chop, jump size);
-        ``u``: ``n + 1`` uniforms (jump occurrence per symbol, regime switch).
+        ``u``: ``n + 1`` uniforms (jump occurrence per symbol, regime switch);
+        ``extra``: a log increment per symbol added to the trend (an information
+        event's drift), or None.
         """
         n = self._s0.shape[0]
         if u[n] < self._switch_p:
@@ -95,6 +97,8 @@ class SpotProcess:
         ) * z[:n]
         if self._jump_p > 0.0:
             step += np.where(u[:n] < self._jump_p, self._jump_std * z[2 * n :], 0.0)
+        if extra is not None:
+            step += extra
         self._trend += step
         if self._ou_b > 0.0:
             self._ou *= self._ou_a

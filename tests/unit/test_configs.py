@@ -26,10 +26,20 @@ def options(group: str) -> list[str]:
 
 def test_default_composition_builds_the_paper_engine():
     driver = build_driver(cfg(), sessions=None)
+    names = [s.name for s in driver.strategies]
+    assert names == ["updown", "itm", "follow", "news", "negrisk"]
     strategy = driver.strategies[0]
-    assert strategy.name == "updown"
-    assert list(strategy.gates) == ["sigma", "dead_zone", "max_odds", "min_edge"]
-    assert list(strategy.sizers) == ["kelly", "stake_cap"]
+    assert list(strategy.gates) == [
+        "staleness",
+        "sigma",
+        "dead_zone",
+        "max_odds",
+        "min_edge",
+        "liquidity",
+    ]
+    assert list(strategy.sizers) == [
+        "kelly", "delta_prior", "flip_risk_tax", "regime_factor", "stake_cap", "exposure_cap", "venue_rounding"
+    ]  # fmt: skip
     assert strategy.gates["sigma"].min_sigma == 1.5
     assert (strategy.gates["dead_zone"].low, strategy.gates["dead_zone"].high) == (0.42, 0.58)
 

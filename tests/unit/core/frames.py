@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.core.frame import SignalFrame
+from engine.core.frame import COLUMNS, SignalFrame
 
 
 def make_frame(n: int = 1, **cols: object) -> SignalFrame:
@@ -28,13 +28,9 @@ def make_frame(n: int = 1, **cols: object) -> SignalFrame:
         "theta_1min": [0.0] * n,
         "iv": [0.5] * n,
         "iv_rv": [1.0] * n,
+        "window_s": [300.0] * n,
+        "depth_usd": [100.0] * n,
     }
     defaults.update(cols)
-    arrays = {
-        k: np.asarray(
-            v,
-            dtype=object if k in ("market_id", "symbol", "side", "token_id", "trigger") else float,
-        )
-        for k, v in defaults.items()
-    }
+    arrays = {k: np.asarray(v, dtype=COLUMNS[k][0]) for k, v in defaults.items()}
     return SignalFrame(strategy="test", ts=0.0, **arrays)

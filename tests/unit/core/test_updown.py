@@ -10,7 +10,7 @@ import pytest
 from engine.core.gates import DeadZoneGate, SigmaGate
 from engine.core.pipeline import decide
 from engine.core.pricing import SECONDS_PER_YEAR, price_greeks
-from engine.core.sizers import KellySizer, StakeCap
+from engine.core.sizers import KellySizer, SizingContext, StakeCap
 from engine.core.state import MarketState, VolConfig
 from engine.core.strategies.updown import UpDownCapture
 from engine.core.types import Book, Market, SimTick
@@ -99,11 +99,11 @@ def test_only_on_eval_ticks_after_min_elapsed_and_not_when_held():
 
 def test_pipeline_gates_then_sizes():
     state = drive(wiggle(40) + [K * 1.002], up_ask=0.30)
-    (frame,) = decide(state, [strategy()], bankroll=1000.0, held=set())
+    (frame,) = decide(state, [strategy()], ctx=SizingContext(bankroll=1000.0), held=set())
     assert frame.accepted.all()
     assert 0 < frame.stake[0] <= 25.0
     quiet = drive(wiggle(41))
-    (frame,) = decide(quiet, [strategy()], bankroll=1000.0, held=set())
+    (frame,) = decide(quiet, [strategy()], ctx=SizingContext(bankroll=1000.0), held=set())
     assert frame.reason.tolist() == ["gate.sigma"]
     assert frame.stake.tolist() == [0.0]
 

@@ -1,0 +1,170 @@
+"""What every strategy computes for its candidate rows: prices, Greeks, book and ages.
+
+``price_rows`` turns "buy this side of these live markets" into a SignalFrame
+with the model's fair value and scaled Greeks (one pricing code path:
+``engine.core.pricing``), the token's book (best ask, size, depth), the edge
+after the taker fee, implied vol and the ages the staleness gate reads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.core.fees import fee_per_share
+from engine.core.frame import SignalFrame
+from engine.core.pricing import SECONDS_PER_YEAR, implied_vol, price_greeks, scaled_greeks
+from engine.core.state import MarketState
+from engine.core.types import DOWN, RANGE, UP
+
+DEPTH_TICKS = 2  # depth_usd counts asks up to this many ticks above the best
+
+
+def _book_columns(state: MarketState, tokens: np.ndarray) -> tuple[np.ndarray, ...]:
+    n = len(tokens)
+    ask, size, depth, age = (np.full(n, np.nan) for _ in range(4))
+    for i, token in enumerate(tokens):
+        book = state.books.get(token)
+        if book is None or not len(book.asks):
+            continue
+        asks = book.asks
+        ask[i], size[i], age[i] = asks[0, 0], asks[0, 1], state.ts - book.ts
+        near = asks[asks[:, 0] <= asks[0, 0] + DEPTH_TICKS * book.tick + 1e-12]
+        depth[i] = float(np.dot(near[:, 0], near[:, 1]))
+    return ask, size, depth, age
+
+
+def _greeks(S, K, T, sig, up):  # noqa: ANN001, ANN202
+    """Greeks of the UP (call) or DOWN (put) digital, chosen per row."""
+    call = price_greeks(S, K, T, sig, kind="call")
+    put = price_greeks(S, K, T, sig, kind="put")
+    return type(call)(*(np.where(up, c, p) for c, p in zip(call, put, strict=True)))
+
+
+def _range_greeks(S, low, high, T, sig, yes):  # noqa: ANN001, ANN202
+    """Yes of a range ``[low, high)`` = call(low) - call(high); No = 1 - Yes."""
+    lo = price_greeks(S, np.where(low > 0, low, 1e-300), T, sig, kind="call")
+    hi = price_greeks(S, np.where(np.isfinite(high), high, 1e300), T, sig, kind="call")
+    rng = type(lo)(*(a - b for a, b in zip(lo, hi, strict=True)))
+    sign = np.where(yes, 1.0, -1.0)
+    return type(lo)(np.where(yes, rng.price, 1.0 - rng.price), *(sign * g for g in rng[1:]))
+
+
+def price_rows(
+    state: MarketState,
+    strategy: str,
+    idx: np.ndarray,
+    up: np.ndarray,
+    trigger: np.ndarray,
+    **extra: object,
+) -> SignalFrame:
+    """Candidates buying the UP (``up``) or DOWN token of live markets ``idx``."""
+    live = state.live
+    idx = np.asarray(idx, dtype=int)
+    up = np.asarray(up, dtype=bool)
+    if not len(idx):
+        return SignalFrame.empty(strategy, state.ts)
+    symbol = live.symbol[idx]
+    S = state.per_symbol(symbol, state.spot)
+    K = live.strike[idx]
+    sig = state.sigmas(symbol)
+    remaining = live.end_ts[idx] - state.ts
+    T = remaining / SECONDS_PER_YEAR
+    token = np.where(up, live.up_token[idx], live.down_token[idx]).astype(object)
+    is_range = live.kind[idx] == RANGE
+    with np.errstate(all="ignore"):
+        g = _greeks(S, K, T, np.nan_to_num(sig, nan=0.0), up)
+        if is_range.any():
+            r = _range_greeks(S, live.low[idx], live.high[idx], T, np.nan_to_num(sig), up)
+            g = type(g)(*(np.where(is_range, a, b) for a, b in zip(r, g, strict=True)))
+        g = type(g)(*(np.where(np.isfinite(sig), v, np.nan) for v in g))
+        scaled = scaled_greeks(g, S)
+        ask, size, depth, book_age = _book_columns(state, token)
+        fee_rate = live.fee_rate[idx]
+        iv = np.where(
+            is_range,
+            np.nan,
+            np.where(
+                up,
+                implied_vol(ask, S, K, T, kind="call"),
+                implied_vol(ask, S, K, T, kind="put"),
+            ),
+        )
+        columns: dict[str, object] = {
+            "market_id": live.market_id[idx],
+            "symbol": symbol,
+            "side": np.where(up, UP, DOWN).astype(object),
+            "token_id": token,
+            "trigger": trigger,
+            "price": ask,
+            "ask_size": size,
+            "depth_usd": depth,
+            "fair": g.price,
+            "edge": g.price - ask - fee_per_share(ask, fee_rate),
+            "sigma": sig,
+            "window_s": live.window_s[idx],
+            "t_remaining_s": remaining,
+            "fee_rate": fee_rate,
+            "delta_1pct": scaled.delta_1pct,
+            "gamma_1pct": scaled.gamma_1pct,
+            "vega_1pt": scaled.vega_1pt,
+            "theta_1min": scaled.theta_1min,
+            "iv": iv,
+            "iv_rv": iv / sig,
+            "book_age_s": book_age,
+            "spot_age_s": state.ts - state.per_symbol(symbol, state.spot_ts),
+        }
+    columns.update(extra)
+    return SignalFrame(strategy, state.ts, **columns)
+
+
+def window_trigger(state: MarketState, idx: np.ndarray) -> np.ndarray:
+    """``t+00045s``: the second of the window a candidate was proposed at."""
+    elapsed = (state.ts - state.live.start_ts[idx]).astype(int)
+    return np.array([f"t+{e:05d}s" for e in elapsed], dtype=object)
+
+
+def move_z(state: MarketState, symbols: np.ndarray, lookback_s: int) -> np.ndarray:
+    """Signed sigma of each symbol's move over the last ``lookback_s`` seconds."""
+    ref = {s: state.spot_ago(s, lookback_s) for s in set(symbols.tolist())}
+    now = state.per_symbol(symbols, state.spot)
+    then = state.per_symbol(symbols, ref)
+    sig = state.sigmas(symbols)
+    with np.errstate(all="ignore"):
+        return np.log(now / then) / (sig * np.sqrt(lookback_s / SECONDS_PER_YEAR))
+
+
+def eligible(
+    state: MarketState,
+    *,
+    symbols: list[str],
+    windows: list[int],
+    kind: str,
+    every_s: int,
+    min_elapsed_s: float,
+    min_remaining_s: float,
+    max_remaining_s: float = float("inf"),
+) -> np.ndarray:
+    """Row mask of live markets a strategy evaluates at this tick."""
+    live = state.live
+    if not len(live):
+        return np.zeros(0, dtype=bool)
+    elapsed = state.ts - live.start_ts
+    remaining = live.end_ts - state.ts
+    return (
+        (live.kind == kind)
+        & np.isin(live.symbol, symbols)
+        & np.isin(live.window_s, windows)
+        & (elapsed >= min_elapsed_s)
+        & (remaining >= min_remaining_s)
+        & (remaining <= max_remaining_s)
+        & (np.mod(elapsed, every_s) == 0)
+    )
+
+
+def not_held(strategy: str, market_id: np.ndarray, side: np.ndarray, held) -> np.ndarray:  # noqa: ANN001
+    """Rows whose (strategy, market, side) is not already a position."""
+    if not held:
+        return np.ones(len(market_id), dtype=bool)
+    return np.array(
+        [(strategy, m, s) not in held for m, s in zip(market_id, side, strict=True)], dtype=bool
+    )
