@@ -80,6 +80,7 @@ class SignalFrame:
             if value.shape != (n,):
                 raise ValueError(f"SignalFrame.{name} has shape {value.shape}, expected ({n},)")
             self.cols[name] = value
+        self._ok = np.equal(self.cols["reason"], None)
 
     def __getattr__(self, name: str) -> np.ndarray:
         cols = self.__dict__.get("cols")
@@ -90,6 +91,8 @@ class SignalFrame:
     def __setattr__(self, name: str, value: object) -> None:
         if name in COLUMNS:
             self.cols[name] = np.asarray(value, dtype=COLUMNS[name][0])
+            if name == "reason":
+                object.__setattr__(self, "_ok", np.equal(self.cols["reason"], None))
         else:
             object.__setattr__(self, name, value)
 
@@ -98,13 +101,19 @@ class SignalFrame:
 
     @property
     def accepted(self) -> np.ndarray:
-        """Boolean mask of rows no stage has rejected."""
-        return np.equal(self.cols["reason"], None)
+        """Boolean mask of rows no stage has rejected (a copy: change it through ``reject``)."""
+        return self._ok.copy()
 
-    def reject(self, mask: np.ndarray, reason: str, value: np.ndarray | float) -> None:
-        """Mark rows in ``mask`` that are still accepted as rejected by ``reason``."""
-        hit = np.asarray(mask, dtype=bool) & self.accepted
-        self.cols["reason"][hit] = reason
+    def reject(self, mask: np.ndarray, reason: str | np.ndarray, value: np.ndarray | float) -> None:
+        """Mark rows in ``mask`` that are still accepted as rejected by ``reason``.
+
+        ``reason`` is one code, or an array of codes aligned with the rows.
+        """
+        hit = np.asarray(mask, dtype=bool) & self._ok
+        if not hit.any():
+            return
+        self._ok[hit] = False
+        self.cols["reason"][hit] = reason if isinstance(reason, str) else np.asarray(reason)[hit]
         value = np.broadcast_to(np.asarray(value, dtype=float), hit.shape)
         self.cols["reason_value"][hit] = value[hit]
 
@@ -120,6 +129,17 @@ class SignalFrame:
         mask = np.asarray(mask, dtype=bool)
         return SignalFrame(self.strategy, self.ts, **{k: v[mask] for k, v in self.cols.items()})
 
+    def groups(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """``(grouped, inverse, n)``: rows that belong to a group, each row's group number
+        (0..n-1; meaningless where not grouped) and the number of groups."""
+        keys = self.cols["group_key"]
+        grouped = ~np.equal(keys, None)
+        if not grouped.any():
+            return grouped, np.zeros(len(keys), dtype=int), 0
+        labels = np.where(grouped, keys, "").astype(str)
+        uniq, inverse = np.unique(labels, return_inverse=True)
+        return grouped, inverse, len(uniq)
+
     @staticmethod
     def concat(strategy: str, ts: float, frames: list[SignalFrame]) -> SignalFrame:
         frames = [f for f in frames if len(f)]
@@ -131,4 +151,12 @@ class SignalFrame:
 
     @classmethod
     def empty(cls, strategy: str, ts: float) -> SignalFrame:
-        return cls(strategy, ts, **{k: np.empty(0, dtype=COLUMNS[k][0]) for k in REQUIRED})
+        frame = cls.__new__(cls)
+        object.__setattr__(frame, "strategy", strategy)
+        object.__setattr__(frame, "ts", ts)
+        object.__setattr__(frame, "cols", {k: v.copy() for k, v in _EMPTY.items()})
+        object.__setattr__(frame, "_ok", np.empty(0, dtype=bool))
+        return frame
+
+
+_EMPTY = {k: np.empty(0, dtype=t) for k, (t, _) in COLUMNS.items()}

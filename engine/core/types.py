@@ -15,6 +15,9 @@ UP = "UP"
 DOWN = "DOWN"
 
 
+DEPTH_TICKS = 2  # Book.depth_usd counts asks up to this many ticks above the best
+
+
 @dataclass(frozen=True, slots=True)
 class Book:
     """One token's L2 order book, best level first on both sides.
@@ -23,6 +26,11 @@ class Book:
     price, column 1 the size in shares. Bids are sorted by price descending,
     asks ascending, so ``asks[0]`` is the best ask. ``ts`` is when the book
     was published (epoch seconds). ``tick`` is the venue tick at that moment.
+
+    The top of book is read once at construction into plain floats
+    (``best_bid``, ``best_ask``, ``ask_size``, ``depth_usd``: USD of asks within
+    ``DEPTH_TICKS`` ticks of the best ask), so the decision step reads
+    attributes instead of indexing arrays per candidate.
     """
 
     token_id: str
@@ -30,14 +38,23 @@ class Book:
     asks: np.ndarray
     ts: float
     tick: float = 0.01
+    best_bid: float = field(init=False)
+    best_ask: float = field(init=False)
+    ask_size: float = field(init=False)
+    depth_usd: float = field(init=False)
 
-    @property
-    def best_bid(self) -> float:
-        return float(self.bids[0, 0]) if len(self.bids) else float("nan")
-
-    @property
-    def best_ask(self) -> float:
-        return float(self.asks[0, 0]) if len(self.asks) else float("nan")
+    def __post_init__(self) -> None:
+        bids, asks, put = self.bids, self.asks, object.__setattr__
+        put(self, "best_bid", float(bids[0, 0]) if len(bids) else float("nan"))
+        if len(asks):
+            best = float(asks[0, 0])
+            near = asks[asks[:, 0] <= best + DEPTH_TICKS * self.tick + 1e-12]
+            put(self, "best_ask", best)
+            put(self, "ask_size", float(asks[0, 1]))
+            put(self, "depth_usd", float(np.dot(near[:, 0], near[:, 1])))
+        else:
+            for name in ("best_ask", "ask_size", "depth_usd"):
+                put(self, name, float("nan"))
 
     @property
     def mid(self) -> float:

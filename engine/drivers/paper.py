@@ -235,7 +235,9 @@ class PaperDriver:
             self._log_signal(frame, i, report)
             if report.fills:
                 held = (frame.strategy, frame.market_id[i], frame.side[i])
-                self.portfolio.open_cost[held] = report.cost + report.fees
+                self.portfolio.open_cost[held] = (
+                    self.portfolio.open_cost.get(held, 0.0) + report.cost + report.fees
+                )
                 self.counters.fills += len(report.fills)
             self.counters.orders += 1
         self._check_groups(frame, keys, reports)

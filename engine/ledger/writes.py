@@ -147,6 +147,18 @@ def _record_order(*, session, frame, i, key, report, ts) -> None:  # noqa: ANN00
             for f in report.fills
         ],
     )
+    position = session.scalars(
+        select(PositionRow).where(
+            PositionRow.strategy == frame.strategy,
+            PositionRow.market_id == frame.market_id[i],
+            PositionRow.side == frame.side[i],
+        )
+    ).one_or_none()
+    if position is not None:  # a second entry on the same token (e.g. two headlines in one tick)
+        position.shares += report.shares
+        position.cost += report.cost
+        position.fees += report.fees
+        return
     session.add(
         PositionRow(
             strategy=frame.strategy,

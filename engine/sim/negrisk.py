@@ -4,7 +4,8 @@ An event on ``symbol`` for the window ``[start, start + window_s)`` has
 ``n_outcomes`` buckets of the end spot. Its ``n_outcomes - 1`` edges sit at
 ``strike * exp(k * width)``, ``k = -(n - 2) / 2, ..., (n - 2) / 2`` (so the middle
 bucket holds the strike when ``n`` is odd), rounded to a "nice" step (1, 2 or 5
-times a power of ten) no larger than half the smallest gap, so rounding keeps
+times a power of ten) no larger than a quarter of the smallest gap (and of the
+lowest edge), so rounding moves an edge by at most an eighth of a gap and keeps
 them strictly increasing and positive; the first bucket starts at 0 and the last
 ends at infinity, so the buckets cover ``(0, inf)`` without gaps or overlaps and
 exactly one of them resolves Yes. ``width`` is ``negrisk_bucket_sigma`` times the
@@ -43,7 +44,7 @@ def bucket_edges(strike: float, n_outcomes: int, width: float) -> tuple[list[flo
     """The ``n_outcomes - 1`` inner edges, rounded, and the decimals that print them exactly."""
     raw = [strike * math.exp((j - 0.5 * (n_outcomes - 2)) * width) for j in range(n_outcomes - 1)]
     gaps = [b - a for a, b in zip(raw, raw[1:], strict=False)]
-    step = nice_step(0.5 * min([raw[0], *gaps]))
+    step = nice_step(0.25 * min([raw[0], *gaps]))
     decimals = max(0, -math.floor(math.log10(step) + 1e-9))
     return [round(round(x / step) * step, decimals) for x in raw], decimals
 

@@ -26,8 +26,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.core.types import DOWN, UP, Book, Market, Resolution, SimTick
-from engine.sim.books import SECONDS_PER_YEAR, build_ladders, level_sizes, range_fair_value
+from engine.core.types import DOWN, UP, Market, Resolution, SimTick
+from engine.sim.books import (
+    SECONDS_PER_YEAR,
+    build_ladders,
+    level_sizes,
+    publish_books,
+    range_fair_value,
+)
 from engine.sim.common import check, parse_start, short_symbol, whole, window_label, windows
 from engine.sim.informed import InformedFlow, Leader, parse_leaders
 from engine.sim.negrisk import HIGH_EDGE, LOW_EDGE, range_event, resolve_event
@@ -370,18 +376,8 @@ class MarketSimulator:
         )
         st.asks = lad.asks
 
-        books: dict[str, Book] = {}
         fts = float(ts)
-        for k, (tid, nb, na, tick) in enumerate(
-            zip(
-                st.token_ids,
-                lad.n_bids.tolist(),
-                lad.n_asks.tolist(),
-                lad.tick.tolist(),
-                strict=True,
-            )
-        ):
-            books[tid] = Book(tid, lad.bids[k, :nb], lad.asks[k, :na], fts, tick)
+        books = publish_books(st.token_ids, lad, fts)
         spots = dict(zip(self.symbols, spot_list, strict=True))
         trades, news = st.flow.step(st.n, ts, self._quote) if st.flow is not None else ([], [])
         return SimTick(

@@ -230,15 +230,20 @@ def apply_gates(frame: SignalFrame, gates: dict[str, Gate]) -> None:
 
 def reject_broken_groups(frame: SignalFrame) -> None:
     """Reject every leg of a group one of whose legs is rejected (same reason and value)."""
-    groups = frame.group_key
-    grouped = ~np.equal(groups, None)
-    if not grouped.any():
+    grouped, inverse, n = frame.groups()
+    if not n:
         return
     bad = grouped & ~frame.accepted
-    for g in set(groups[bad].tolist()):
-        legs = groups == g
-        first = np.flatnonzero(legs & bad)[0]
-        frame.reject(legs, frame.reason[first], frame.reason_value[first])
+    if not bad.any():
+        return
+    # The first rejected leg of each group carries the reason for its siblings.
+    first = np.full(n, -1)
+    rows = np.flatnonzero(bad)
+    first[inverse[rows[::-1]]] = rows[::-1]
+    victims = grouped & frame.accepted & (first[inverse] >= 0)
+    if victims.any():
+        src = first[np.where(victims, inverse, 0)]
+        frame.reject(victims, frame.reason[src], frame.reason_value[src])
 
 
 @dataclass(frozen=True)

@@ -166,3 +166,55 @@ def iv_rv_ratio(iv: ArrayLike, rv: ArrayLike) -> FloatArray:
     iv, rv = _as_float(iv), _as_float(rv)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(np.where(rv > 0.0, iv / rv, np.nan))
+
+
+class EwmaVolArray:
+    """:class:`EwmaVol` for many symbols at once: the same estimator, one numpy update per tick.
+
+    Slot ``i`` follows its own (timestamp, price) stream; ``update(slots, ts,
+    prices)`` advances the given slots. Results equal EwmaVol's to rounding.
+    """
+
+    def __init__(self, half_life_s: float, capacity: int = 8) -> None:
+        EwmaVol(half_life_s)  # the same validation
+        self.half_life_s = float(half_life_s)
+        self._sum = np.zeros(capacity)
+        self._weight = np.zeros(capacity)
+        self._ts = np.full(capacity, np.nan)
+        self._log_price = np.full(capacity, np.nan)
+
+    def grow(self, capacity: int) -> None:
+        """Make room for slots ``0 .. capacity-1`` (new slots start empty)."""
+        extra = capacity - len(self._sum)
+        if extra > 0:
+            self._sum = np.concatenate([self._sum, np.zeros(extra)])
+            self._weight = np.concatenate([self._weight, np.zeros(extra)])
+            self._ts = np.concatenate([self._ts, np.full(extra, np.nan)])
+            self._log_price = np.concatenate([self._log_price, np.full(extra, np.nan)])
+
+    def update(self, slots: np.ndarray, ts: float, prices: np.ndarray) -> None:
+        """Add one tick at ``ts`` for each slot in ``slots`` (prices > 0, finite)."""
+        prices = np.asarray(prices, dtype=float)
+        if not (np.all(prices > 0.0) and np.all(np.isfinite(prices))):
+            bad = int(np.flatnonzero(~((prices > 0.0) & np.isfinite(prices)))[0])
+            raise ValueError(f"prices[{bad}]={prices[bad]!r} must be a finite number > 0")
+        log_price = np.log(prices)
+        dt = ts - self._ts[slots]
+        if np.any(dt < 0.0):
+            raise ValueError(f"ts={ts!r} must be >= the previous ts of every slot")
+        step = dt > 0.0  # False on a slot's first tick (NaN) and on a repeated timestamp
+        if step.any():
+            s, d = slots[step], dt[step]
+            ret = log_price[step] - self._log_price[s]
+            decay = np.exp2(-d / self.half_life_s)
+            self._sum[s] = decay * self._sum[s] + (1.0 - decay) * ret * ret / d
+            self._weight[s] = decay * self._weight[s] + (1.0 - decay)
+        first_or_step = np.isnan(self._ts[slots]) | step
+        self._ts[slots[first_or_step]] = ts
+        self._log_price[slots] = log_price
+
+    def sigma(self) -> FloatArray:
+        """Annualised volatility per slot (365-day year); NaN before a slot's second tick."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            var = np.where(self._weight > 0.0, self._sum / self._weight, np.nan)
+        return np.sqrt(var * SECONDS_PER_YEAR)

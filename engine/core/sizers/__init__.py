@@ -205,15 +205,17 @@ class ArbSizer:
         check_range("max_stake", self.max_stake, 0.0, 1e7, lo_open=True)
 
     def size(self, frame: SignalFrame, stake: np.ndarray, ctx: SizingContext) -> np.ndarray:
-        out = np.zeros(len(frame))
-        groups = frame.group_key
-        for g in set(groups[frame.accepted & ~np.equal(groups, None)].tolist()):
-            legs = groups == g
-            cost = float(frame.price[legs].sum())
-            shares = min(float(frame.ask_size[legs].min()), self.max_stake / cost)
-            shares = np.floor(shares * 100 + 1e-9) / 100
-            out[legs] = shares * frame.price[legs]
-        return out
+        grouped, inverse, n = frame.groups()
+        live = grouped & frame.accepted
+        if not live.any():
+            return np.zeros(len(frame))
+        cost = np.bincount(inverse[live], weights=frame.price[live], minlength=n)
+        depth = np.full(n, np.inf)
+        np.minimum.at(depth, inverse[live], frame.ask_size[live])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shares = np.minimum(depth, self.max_stake / cost)
+        shares = np.floor(np.nan_to_num(shares, posinf=0.0) * 100 + 1e-9) / 100
+        return np.where(live, shares[inverse] * frame.price, 0.0)
 
 
 def apply_sizers(frame: SignalFrame, sizers: dict[str, Sizer], ctx: SizingContext) -> None:

@@ -14,30 +14,32 @@ from engine.core.fees import fee_per_share
 from engine.core.frame import SignalFrame
 from engine.core.pricing import SECONDS_PER_YEAR, implied_vol, price_greeks, scaled_greeks
 from engine.core.state import MarketState
-from engine.core.types import DOWN, RANGE, UP
+from engine.core.types import DOWN, RANGE, UP, Book
 
-DEPTH_TICKS = 2  # depth_usd counts asks up to this many ticks above the best
+_MISSING = Book("", np.empty((0, 2)), np.empty((0, 2)), ts=float("nan"))
 
 
 def _book_columns(state: MarketState, tokens: np.ndarray) -> tuple[np.ndarray, ...]:
-    n = len(tokens)
-    ask, size, depth, age = (np.full(n, np.nan) for _ in range(4))
-    for i, token in enumerate(tokens):
-        book = state.books.get(token)
-        if book is None or not len(book.asks):
-            continue
-        asks = book.asks
-        ask[i], size[i], age[i] = asks[0, 0], asks[0, 1], state.ts - book.ts
-        near = asks[asks[:, 0] <= asks[0, 0] + DEPTH_TICKS * book.tick + 1e-12]
-        depth[i] = float(np.dot(near[:, 0], near[:, 1]))
+    """Best ask, its size, depth (USD within two ticks) and book age per token (NaN if none)."""
+    books = state.books
+    missing = _MISSING
+    rows = [books.get(t, missing) for t in tokens.tolist()]
+    ask = np.array([b.best_ask for b in rows])
+    size = np.array([b.ask_size for b in rows])
+    depth = np.array([b.depth_usd for b in rows])
+    age = state.ts - np.array([b.ts for b in rows])
     return ask, size, depth, age
 
 
 def _greeks(S, K, T, sig, up):  # noqa: ANN001, ANN202
-    """Greeks of the UP (call) or DOWN (put) digital, chosen per row."""
+    """Greeks of the UP (call) or DOWN (put) digital, chosen per row.
+
+    With r = q = 0 the put is the mirror of the call (price 1 - C, every Greek
+    negated), so one pricing pass serves both sides.
+    """
     call = price_greeks(S, K, T, sig, kind="call")
-    put = price_greeks(S, K, T, sig, kind="put")
-    return type(call)(*(np.where(up, c, p) for c, p in zip(call, put, strict=True)))
+    sign = np.where(up, 1.0, -1.0)
+    return type(call)(np.where(up, call.price, 1.0 - call.price), *(sign * g for g in call[1:]))
 
 
 def _range_greeks(S, low, high, T, sig, yes):  # noqa: ANN001, ANN202
@@ -64,9 +66,10 @@ def price_rows(
     if not len(idx):
         return SignalFrame.empty(strategy, state.ts)
     symbol = live.symbol[idx]
-    S = state.per_symbol(symbol, state.spot)
+    sym = live.sym[idx]
+    S = state.spot_arr[sym]
     K = live.strike[idx]
-    sig = state.sigmas(symbol)
+    sig = state.sigma_arr()[sym]
     remaining = live.end_ts[idx] - state.ts
     T = remaining / SECONDS_PER_YEAR
     token = np.where(up, live.up_token[idx], live.down_token[idx]).astype(object)
@@ -80,14 +83,9 @@ def price_rows(
         scaled = scaled_greeks(g, S)
         ask, size, depth, book_age = _book_columns(state, token)
         fee_rate = live.fee_rate[idx]
+        # The put's implied vol is the call's at the mirrored price (r = q = 0).
         iv = np.where(
-            is_range,
-            np.nan,
-            np.where(
-                up,
-                implied_vol(ask, S, K, T, kind="call"),
-                implied_vol(ask, S, K, T, kind="put"),
-            ),
+            is_range, np.nan, implied_vol(np.where(up, ask, 1.0 - ask), S, K, T, kind="call")
         )
         columns: dict[str, object] = {
             "market_id": live.market_id[idx],
@@ -111,24 +109,34 @@ def price_rows(
             "iv": iv,
             "iv_rv": iv / sig,
             "book_age_s": book_age,
-            "spot_age_s": state.ts - state.per_symbol(symbol, state.spot_ts),
+            "spot_age_s": state.ts - state.spot_ts_arr[sym],
         }
     columns.update(extra)
     return SignalFrame(strategy, state.ts, **columns)
 
 
+_TRIGGERS: dict[int, str] = {}
+
+
 def window_trigger(state: MarketState, idx: np.ndarray) -> np.ndarray:
     """``t+00045s``: the second of the window a candidate was proposed at."""
-    elapsed = (state.ts - state.live.start_ts[idx]).astype(int)
-    return np.array([f"t+{e:05d}s" for e in elapsed], dtype=object)
+    elapsed = (state.ts - state.live.start_ts[idx]).astype(int).tolist()
+    cache = _TRIGGERS
+    out = []
+    for e in elapsed:
+        label = cache.get(e)
+        if label is None:
+            label = cache[e] = f"t+{e:05d}s"
+        out.append(label)
+    return np.array(out, dtype=object)
 
 
-def move_z(state: MarketState, symbols: np.ndarray, lookback_s: int) -> np.ndarray:
-    """Signed sigma of each symbol's move over the last ``lookback_s`` seconds."""
-    ref = {s: state.spot_ago(s, lookback_s) for s in set(symbols.tolist())}
-    now = state.per_symbol(symbols, state.spot)
-    then = state.per_symbol(symbols, ref)
-    sig = state.sigmas(symbols)
+def move_z(state: MarketState, idx: np.ndarray, lookback_s: int) -> np.ndarray:
+    """Signed sigma of the move of each live market's symbol over the last ``lookback_s`` s."""
+    sym = state.live.sym[idx]
+    now = state.spot_arr[sym]
+    then = state.spots_ago(sym, lookback_s)
+    sig = state.sigma_arr()[sym]
     with np.errstate(all="ignore"):
         return np.log(now / then) / (sig * np.sqrt(lookback_s / SECONDS_PER_YEAR))
 
@@ -144,20 +152,23 @@ def eligible(
     min_remaining_s: float,
     max_remaining_s: float = float("inf"),
 ) -> np.ndarray:
-    """Row mask of live markets a strategy evaluates at this tick."""
+    """Row mask of live markets a strategy evaluates at this tick.
+
+    Each market is evaluated every ``every_s`` seconds of its window, at its own
+    phase (``live.phase``), so the work of many markets spreads over the period.
+    """
     live = state.live
     if not len(live):
         return np.zeros(0, dtype=bool)
+    static = live.static_mask(kind, symbols, windows)
     elapsed = state.ts - live.start_ts
     remaining = live.end_ts - state.ts
     return (
-        (live.kind == kind)
-        & np.isin(live.symbol, symbols)
-        & np.isin(live.window_s, windows)
+        static
         & (elapsed >= min_elapsed_s)
         & (remaining >= min_remaining_s)
         & (remaining <= max_remaining_s)
-        & (np.mod(elapsed, every_s) == 0)
+        & (np.mod(elapsed.astype(np.int64) - live.phase, every_s) == 0)
     )
 
 

@@ -62,10 +62,10 @@ class ItmCapture:
         if not len(idx):
             return SignalFrame.empty(self.name, state.ts)
         live = state.live
-        spot = state.per_symbol(live.symbol[idx], state.spot)
+        spot = state.spot_arr[live.sym[idx]]
         up = spot >= live.strike[idx]  # the in-the-money side (ties go Up, as resolution does)
         side = np.where(up, UP, DOWN).astype(object)
         keep = not_held(self.name, live.market_id[idx], side, held)
         idx, up = idx[keep], up[keep]
-        z = move_z(state, live.symbol[idx], self.lookback_s)
+        z = move_z(state, idx, self.lookback_s)
         return price_rows(state, self.name, idx, up, window_trigger(state, idx), z=z)

@@ -120,8 +120,5 @@ class NegriskArb:
     @staticmethod
     def _group_profit(frame: SignalFrame) -> None:
         cost = frame.price + fee_per_share(frame.price, frame.fee_rate)
-        profit = np.full(len(frame), np.nan)
-        for g in set(frame.group_key.tolist()):
-            legs = frame.group_key == g
-            profit[legs] = 1.0 - cost[legs].sum()
-        frame.group_profit = profit
+        _grouped, inverse, n = frame.groups()
+        frame.group_profit = 1.0 - np.bincount(inverse, weights=cost, minlength=n)[inverse]

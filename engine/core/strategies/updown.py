@@ -59,7 +59,7 @@ class UpDownCapture:
         idx = np.flatnonzero(rows)
         if not len(idx):
             return SignalFrame.empty(self.name, state.ts)
-        z = move_z(state, state.live.symbol[idx], self.lookback_s)
+        z = move_z(state, idx, self.lookback_s)
         up = ~(z < 0)  # NaN (warm-up) proposes UP and is rejected by the sigma gate
         side = np.where(up, UP, DOWN).astype(object)
         keep = not_held(self.name, state.live.market_id[idx], side, held)

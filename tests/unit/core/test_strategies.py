@@ -200,7 +200,10 @@ def test_negrisk_buys_every_leg_when_the_set_is_cheap():
     asks = {"e-o0-yes": 0.10, "e-o1-yes": 0.35, "e-o2-yes": 0.35, "e-o3-yes": 0.10}  # sum 0.90
     state = run(61, event(), asks)
     strategy = NegriskArb(
-        updown_pairs=False, gates={"arb": ArbProfitGate(0.01)}, sizers={"arb": ArbSizer(50.0)}
+        updown_pairs=False,
+        eval_every_s=1,
+        gates={"arb": ArbProfitGate(0.01)},
+        sizers={"arb": ArbSizer(50.0)},
     )
     (frame,) = decide(state, [strategy], ctx=SizingContext(bankroll=1000.0), held=set())
     fees = sum(0.07 * a * (1 - a) for a in asks.values())
@@ -214,7 +217,10 @@ def test_negrisk_buys_every_leg_when_the_set_is_cheap():
 def test_negrisk_rejects_expensive_sets_and_augmented_events():
     expensive = {"e-o0-yes": 0.10, "e-o1-yes": 0.45, "e-o2-yes": 0.45, "e-o3-yes": 0.10}
     strategy = NegriskArb(
-        updown_pairs=False, gates={"arb": ArbProfitGate(0.01)}, sizers={"arb": ArbSizer(50.0)}
+        updown_pairs=False,
+        eval_every_s=1,
+        gates={"arb": ArbProfitGate(0.01)},
+        sizers={"arb": ArbSizer(50.0)},
     )
     (frame,) = decide(
         run(61, event(), expensive), [strategy], ctx=SizingContext(bankroll=1000.0), held=set()
@@ -232,7 +238,9 @@ def test_negrisk_rejects_expensive_sets_and_augmented_events():
 
 def test_negrisk_updown_pair_form():
     state = run(61, [UPDOWN_5M], {"m1-up": 0.45, "m1-down": 0.45})
-    strategy = NegriskArb(gates={"arb": ArbProfitGate(0.01)}, sizers={"arb": ArbSizer(50.0)})
+    strategy = NegriskArb(
+        eval_every_s=1, gates={"arb": ArbProfitGate(0.01)}, sizers={"arb": ArbSizer(50.0)}
+    )
     (frame,) = decide(state, [strategy], ctx=SizingContext(bankroll=1000.0), held=set())
     assert sorted(frame.side.tolist()) == ["DOWN", "UP"]
     assert frame.group_profit[0] == pytest.approx(1 - 0.9 - 2 * 0.07 * 0.45 * 0.55)
