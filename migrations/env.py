@@ -1,4 +1,4 @@
-"""Alembic environment: the ledger's metadata and the app's own URL setting."""
+"""Alembic environment: the ledger's and the settings service's metadata, the app's URL setting."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from sqlalchemy import pool
 
 from engine.ledger.db import make_engine, resolve_url
 from engine.ledger.models import Base
+from settings_service.models import Base as SettingsBase
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("url"):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-target_metadata = Base.metadata
+target_metadata = [Base.metadata, SettingsBase.metadata]
 URL = config.attributes.get("url") or resolve_url()
 
 

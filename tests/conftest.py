@@ -80,3 +80,13 @@ def sqlite_url(tmp_path) -> str:
 def db_url(request) -> str:
     """Each test using it runs on both stores."""
     return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+@pytest.fixture
+def settings_pg_url(pg_url: str) -> str:
+    """The migrated PostgreSQL test database with no settings versions."""
+    engine = make_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE settings_versions"))
+    engine.dispose()
+    return pg_url

@@ -71,7 +71,7 @@ def ledger_snapshot(url: str) -> dict[str, list[tuple]]:
         "outcomes": query(url, "SELECT market_id, winner FROM outcomes ORDER BY market_id"),
         "positions": query(
             url,
-            "SELECT strategy, market_id, side, status, round(CAST(pnl AS numeric), 6) FROM positions ORDER BY market_id, side",
+            "SELECT strategy, market_id, side, status, round(CAST(pnl AS numeric), 6) FROM positions ORDER BY market_id, side, strategy",
         ),
     }
 

@@ -32,7 +32,15 @@ def test_a_bounded_run_trades_logs_and_prints_the_ledger(two_hour_run):
     assert re.search(r"greeks-live sym=\w+ Δ=[+-][\d.]+ Γ=[+-][\d.]+ IV/RV=", logs)
     assert "break-even WR" in proc.stdout and "total" in proc.stdout
     # 2 hours x 3 symbols: 24 five-minute and 8 fifteen-minute windows each resolve.
-    assert query(url, "SELECT count(*) FROM outcomes") == [(3 * (24 + 8),)]
+    updown = "SELECT count(*) FROM outcomes o JOIN markets m ON m.market_id = o.market_id WHERE m.kind = 'updown'"
+    assert query(url, updown) == [(3 * (24 + 8),)]
+    # Each neg-risk event resolves exactly one of its outcomes Yes.
+    per_event = query(
+        url,
+        "SELECT m.event_id, SUM(CASE WHEN o.winner = 'UP' THEN 1 ELSE 0 END) FROM outcomes o "
+        "JOIN markets m ON m.market_id = o.market_id WHERE m.kind = 'range' GROUP BY m.event_id",
+    )
+    assert per_event and all(wins == 1 for _, wins in per_event)
 
 
 def test_ledger_json_equals_fills_and_outcomes_to_the_cent(two_hour_run):

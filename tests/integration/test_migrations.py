@@ -13,7 +13,7 @@ from sqlalchemy import inspect
 from engine.ledger.db import alembic_config, make_engine
 from tests.helpers import BIN, ROOT
 
-TABLES = {"markets", "signals", "orders", "fills", "outcomes", "positions"}
+TABLES = {"markets", "signals", "orders", "fills", "outcomes", "positions", "settings_versions"}
 
 
 def tables(url: str) -> set[str]:

@@ -1,0 +1,336 @@
+"""``edgeloop-settings``: show, change, audit and roll back the versioned settings.
+
+    edgeloop-settings show
+    edgeloop-settings set strategies.updown.gates.sigma.min_sigma=2.0 --reason "too many chop fills"
+    edgeloop-settings history
+    edgeloop-settings diff 1 3
+    edgeloop-settings rollback 1 --reason "v2 lost money"
+    edgeloop-settings explain strategies.updown.gates.sigma.min_sigma
+    edgeloop-settings schema
+
+Every command takes ``--db URL`` (else ``$EDGELOOP_DB_URL``, else
+``sqlite:///var/edgeloop.db``) and ``--json``. Writes from here are a
+human's. Exit codes: 0 done, 1 error, 2 refused by validation, 3 conflict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from settings_service.models import Version
+from settings_service.resolve import default_conf_dir, hydra_layers, resolve
+from settings_service.schema import (
+    Problem,
+    SettingsConflict,
+    SettingsError,
+    SettingsValidationError,
+)
+from settings_service.store import SettingsStore, resolve_url
+
+EXIT_ERROR, EXIT_REFUSED, EXIT_CONFLICT = 1, 2, 3
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    sup = argparse.SUPPRESS
+    common.add_argument("--db", default=sup, help="database URL (default: $EDGELOOP_DB_URL)")
+    common.add_argument("--json", action="store_true", default=sup, help="JSON for machines")
+    common.add_argument("--conf", default=sup, help="Hydra config dir (default: ./conf)")
+    common.add_argument(
+        "-o",
+        "--override",
+        action="append",
+        default=sup,
+        metavar="KEY=VALUE",
+        help="a run override (Hydra syntax) for the layers shown and checked",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="edgeloop-settings",
+        description="Versioned settings: Hydra defaults < run overrides < settings version.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("show", parents=[common], help="every setting, its value and its layer")
+    p = sub.add_parser("set", parents=[common], help="write a new version: KEY=VALUE ...")
+    p.add_argument("assignments", nargs="+", metavar="KEY=VALUE", help="VALUE null unsets")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--author", default=None, help="default: $USER")
+    p.add_argument(
+        "--expect", type=int, default=None, help="the version you read (default: latest)"
+    )
+    p = sub.add_parser("history", parents=[common], help="versions, newest first")
+    p.add_argument("--limit", type=int, default=None)
+    p = sub.add_parser("diff", parents=[common], help="what changed from version A to B")
+    p.add_argument("a", type=int)
+    p.add_argument("b", type=int)
+    p = sub.add_parser("rollback", parents=[common], help="a new version equal to version N")
+    p.add_argument("version", type=int)
+    p.add_argument("--reason", required=True)
+    p.add_argument("--author", default=None, help="default: $USER")
+    p.add_argument(
+        "--expect", type=int, default=None, help="the version you read (default: latest)"
+    )
+    p = sub.add_parser("explain", parents=[common], help="which layer sets KEY, who and why")
+    p.add_argument("key")
+    sub.add_parser("schema", parents=[common], help="every tunable parameter and its rules")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    as_json = getattr(args, "json", False)
+    store = SettingsStore(resolve_url(getattr(args, "db", None)))
+    try:
+        return COMMANDS[args.command](store, args, as_json)
+    except SettingsValidationError as exc:
+        return _fail(exc, "refused", EXIT_REFUSED, as_json, exc.problems)
+    except SettingsConflict as exc:
+        return _fail(exc, "conflict", EXIT_CONFLICT, as_json)
+    except SettingsError as exc:
+        return _fail(exc, "error", EXIT_ERROR, as_json)
+    except SQLAlchemyError as exc:
+        msg = f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+        if "settings_versions" in str(exc):
+            msg += " (is the database migrated? run `alembic upgrade head`)"
+        return _fail(msg, "error", EXIT_ERROR, as_json)
+    finally:
+        store.close()
+
+
+def _fail(
+    exc: object, kind: str, code: int, as_json: bool, problems: Sequence[Problem] = ()
+) -> int:
+    print(f"edgeloop-settings: {kind}: {exc}", file=sys.stderr)
+    if as_json:
+        body: dict[str, Any] = {"error": kind, "message": str(exc)}
+        if problems:
+            body["problems"] = [{"key": p.key, "value": p.value, "rule": p.rule} for p in problems]
+        _print_json(body)
+    return code
+
+
+# commands
+
+
+def _layers(store: SettingsStore, args: argparse.Namespace) -> tuple[dict, dict]:
+    conf = getattr(args, "conf", None)
+    conf_dir = Path(conf) if conf else default_conf_dir()
+    overrides = getattr(args, "override", None) or []
+    if conf_dir is None:
+        if overrides:
+            raise SettingsError("--override needs the Hydra config (conf/ or --conf)")
+        return {}, {}
+    return hydra_layers(conf_dir, store.schema.params, overrides)
+
+
+def cmd_show(store: SettingsStore, args: argparse.Namespace, as_json: bool) -> int:
+    defaults, overrides = _layers(store, args)
+    current, setters = store.setters()
+    units = {p.key: p.unit for p in store.schema}
+    resolved = resolve(
+        [p.key for p in store.schema],
+        defaults=defaults,
+        overrides=overrides,
+        document=current.document,
+        setters=setters,
+        units=units,
+    )
+    if as_json:
+        _print_json(
+            {
+                "version": current.to_dict(),
+                "settings": [{**r.to_dict(), "source": r.source} for r in resolved.values()],
+            }
+        )
+        return 0
+    print(_version_line(current))
+    rows = [[r.key, _fmt(r.value), r.unit, r.source] for r in resolved.values()]
+    print(_table(["key", "value", "unit", "set by"], rows))
+    return 0
+
+
+def cmd_set(store: SettingsStore, args: argparse.Namespace, as_json: bool) -> int:
+    changes: dict[str, Any] = {}
+    for item in args.assignments:
+        key, eq, raw = item.partition("=")
+        if not eq or not key:
+            raise SettingsValidationError([Problem(item, None, "must be KEY=VALUE")])
+        param = store.schema.params.get(key)
+        changes[key] = param.parse(raw) if param else raw
+    store.base = _merged_layers(store, args)
+    expected = store.latest_id() if args.expect is None else args.expect
+    version = store.write(
+        changes,
+        author=_author(args),
+        author_kind="human",
+        reason=args.reason,
+        expected_version=expected,
+    )
+    return _print_version(version, as_json)
+
+
+def cmd_rollback(store: SettingsStore, args: argparse.Namespace, as_json: bool) -> int:
+    store.base = _merged_layers(store, args)
+    version = store.rollback(
+        args.version,
+        author=_author(args),
+        reason=args.reason,
+        expected_version=args.expect,
+    )
+    return _print_version(version, as_json)
+
+
+def cmd_history(store: SettingsStore, args: argparse.Namespace, as_json: bool) -> int:
+    versions = store.history(args.limit)
+    if as_json:
+        _print_json([v.to_dict() for v in versions])
+        return 0
+    rows = [
+        [
+            v.id,
+            _when(v),
+            v.author or "-",
+            v.author_kind or "-",
+            _changes(v.diff) + (f" (rollback to v{v.rollback_of})" if v.rollback_of else ""),
+            v.reason,
+        ]
+        for v in versions
+    ]
+    print(_table(["version", "created_at", "author", "kind", "changes", "reason"], rows))
+    return 0
+
+
+def cmd_diff(store: SettingsStore, args: argparse.Namespace, as_json: bool) -> int:
+    diff = store.diff(args.a, args.b)
+    if as_json:
+        _print_json(diff)
+        return 0
+    if not diff:
+        print(f"versions {args.a} and {args.b} hold the same overrides")
+        return 0
+    rows = [[k, _fmt(a), _fmt(b)] for k, (a, b) in diff.items()]
+    print(_table(["key", f"v{args.a}", f"v{args.b}"], rows))
+    return 0
+
+
+def cmd_explain(store: SettingsStore, args: argparse.Namespace, as_json: bool) -> int:
+    defaults, overrides = _layers(store, args)
+    resolved = store.explain(args.key, defaults=defaults, overrides=overrides)
+    if as_json:
+        _print_json(resolved.to_dict())
+    else:
+        print(resolved)
+    return 0
+
+
+def cmd_schema(store: SettingsStore, args: argparse.Namespace, as_json: bool) -> int:
+    if as_json:
+        _print_json(store.schema.to_list())
+        return 0
+    rows = [
+        [
+            p.key,
+            p.type.__name__,
+            p.range_text,
+            p.unit,
+            ",".join(sorted(p.allowed)),
+            "yes" if p.protected else "",
+            p.description,
+        ]
+        for p in store.schema
+    ]
+    print(_table(["key", "type", "range", "unit", "writers", "protected", "description"], rows))
+    return 0
+
+
+COMMANDS = {
+    "show": cmd_show,
+    "set": cmd_set,
+    "history": cmd_history,
+    "diff": cmd_diff,
+    "rollback": cmd_rollback,
+    "explain": cmd_explain,
+    "schema": cmd_schema,
+}
+
+
+# helpers
+
+
+def _merged_layers(store: SettingsStore, args: argparse.Namespace) -> dict[str, Any]:
+    defaults, overrides = _layers(store, args)
+    return {**defaults, **overrides}
+
+
+def _author(args: argparse.Namespace) -> str:
+    if args.author:
+        return args.author
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except OSError:  # no login name (a bare container)
+        return "unknown"
+
+
+def _print_version(version: Version, as_json: bool) -> int:
+    if as_json:
+        _print_json(version.to_dict())
+        return 0
+    print(_version_line(version))
+    if version.diff:
+        rows = [[k, _fmt(a), _fmt(b)] for k, (a, b) in version.diff.items()]
+        print(_table(["key", "was", "now"], rows))
+    else:
+        print("(no value changed)")
+    return 0
+
+
+def _version_line(v: Version) -> str:
+    if v.id == 0:
+        return "settings version 0 (no overrides written yet)"
+    return f"settings version {v.id} by {v.author} ({v.author_kind}) at {_when(v)}: {v.reason}"
+
+
+def _when(v: Version) -> str:
+    return v.created_at.strftime("%Y-%m-%d %H:%M:%SZ") if v.created_at else "-"
+
+
+def _changes(diff: dict[str, list[Any]]) -> str:
+    return ", ".join(f"{k}: {_fmt(old)} -> {_fmt(new)}" for k, (old, new) in diff.items()) or "-"
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [headers] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _print_json(body: Any) -> None:
+    print(json.dumps(body, indent=2, default=str))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The settings service's one table, ``settings_versions``: append-only, one row per version.
+
+History is a line: version ``id`` always has parent ``id - 1`` (``parent_id``
+is UNIQUE and a CHECK ties the two), so two writers on the same parent
+cannot both land. Version 0 is the empty override document and has no row;
+the first write is version 1 with parent 0. ``document`` is the full flat
+override document (dotted key -> value) of that version, ``diff`` its
+difference from the parent (``{key: [old, new]}``, ``None`` for "not set").
+Rows are never updated or deleted.
+
+The package owns its metadata (it imports nothing of ``engine``); the naming
+convention is the ledger's, so constraint names follow one rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, DateTime, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class SettingsVersionRow(Base):
+    """One settings version: who, when, why, the full override document and its diff."""
+
+    __tablename__ = "settings_versions"
+    __table_args__ = (
+        CheckConstraint("id = parent_id + 1", name="line"),
+        CheckConstraint("author_kind IN ('human', 'governor', 'calibrator')", name="author_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    parent_id: Mapped[int] = mapped_column(Integer, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    author: Mapped[str] = mapped_column(String(128))
+    author_kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    diff: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The version a rollback copied, None for an ordinary write.
+    rollback_of: Mapped[int | None] = mapped_column(Integer)
+
+
+@dataclass(frozen=True)
+class Version:
+    """A settings version as the API returns it (version 0: the empty document, no row)."""
+
+    id: int
+    parent_id: int | None
+    created_at: datetime | None
+    author: str
+    author_kind: str
+    reason: str
+    document: dict[str, Any]
+    diff: dict[str, list[Any]]
+    rollback_of: int | None = None
+
+    @classmethod
+    def genesis(cls) -> Version:
+        return cls(0, None, None, "", "", "the empty document", {}, {})
+
+    @classmethod
+    def from_row(cls, row: SettingsVersionRow) -> Version:
+        created = row.created_at
+        if created.tzinfo is None:  # SQLite keeps no zone; every write is UTC
+            created = created.replace(tzinfo=UTC)
+        return cls(
+            id=row.id,
+            parent_id=row.parent_id,
+            created_at=created,
+            author=row.author,
+            author_kind=row.author_kind,
+            reason=row.reason,
+            document=dict(row.document),
+            diff={k: list(v) for k, v in row.diff.items()},
+            rollback_of=row.rollback_of,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "parent_id": self.parent_id,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "author": self.author,
+            "author_kind": self.author_kind,
+            "reason": self.reason,
+            "document": self.document,
+            "diff": self.diff,
+            "rollback_of": self.rollback_of,
+        }
