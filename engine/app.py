@@ -19,13 +19,28 @@ from sqlalchemy import inspect
 from engine.components import build, build_all
 from engine.core.state import MarketState
 from engine.core.validation import ConfigError
-from engine.drivers.paper import PaperDriver
+from engine.drivers.paper import Components, PaperDriver
 from engine.ledger.cli import render_ledger
 from engine.ledger.db import make_engine, make_sessionmaker, upgrade_to_head
+from engine.settings_link import LiveSettings
 
 log = logging.getLogger("edgeloop")
 MODES = ("paper",)
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def build_components(cfg: DictConfig) -> Components:
+    """What a settings version may change: strategies, venue, run settings, kill switch."""
+    if not cfg.strategies:
+        raise ConfigError("strategies", {}, "must enable at least one strategy")
+    if not isinstance(cfg.kill_switch, bool):
+        raise ConfigError("kill_switch", cfg.kill_switch, "must be true or false")
+    return Components(
+        strategies=list(build_all(cfg.strategies, "strategies").values()),
+        venue=build(cfg.venue, "venue"),
+        run=build(cfg.run, "run"),
+        kill_switch=cfg.kill_switch,
+    )
 
 
 def build_driver(cfg: DictConfig, sessions) -> PaperDriver:  # noqa: ANN001
@@ -36,15 +51,12 @@ def build_driver(cfg: DictConfig, sessions) -> PaperDriver:  # noqa: ANN001
             cfg.mode.name,
             f"must be one of {list(MODES)} (backtest and live come later)",
         )
-    if not cfg.strategies:
-        raise ConfigError("strategies", {}, "must enable at least one strategy")
     return PaperDriver(
         sim=build(cfg.sim, "sim"),
         state=MarketState(build(cfg.vol, "vol")),
-        strategies=list(build_all(cfg.strategies, "strategies").values()),
-        venue=build(cfg.venue, "venue"),
+        components=build_components(cfg),
         sessions=sessions,
-        run=build(cfg.run, "run"),
+        rebuild=build_components,
     )
 
 
@@ -61,13 +73,23 @@ def prepare_database(url: str, migrate: bool):  # noqa: ANN201
 
 
 def run(cfg: DictConfig) -> int:
+    settings = None
     try:
         # Build (and so validate) every component before touching the database.
         driver = build_driver(cfg, sessions=None)
+        settings_cfg = build(cfg.settings, "settings")
         engine = prepare_database(cfg.db.url, cfg.db.migrate)
         driver.sessions = make_sessionmaker(engine)
+        if settings_cfg.enabled:
+            settings = LiveSettings(cfg, cfg.db.url, settings_cfg)
+            version, live_cfg = settings.start()
+            if version:
+                driver.reconfigure(version, build_components(live_cfg))
+            driver.settings = settings
     except ConfigError as exc:
         print(f"edgeloop: configuration error: {exc}", file=sys.stderr)
+        if settings is not None:
+            settings.stop()
         return 2
     log.info(
         "edgeloop %s on %s, db=%s",
@@ -79,6 +101,9 @@ def run(cfg: DictConfig) -> int:
         driver.run()
     except KeyboardInterrupt:
         log.warning("interrupted twice: stopped between ticks")
+    finally:
+        if settings is not None:
+            settings.stop()
     with driver.sessions() as session:
         print(render_ledger(session))
     engine.dispose()

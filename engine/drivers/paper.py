@@ -15,8 +15,9 @@ import logging
 import signal
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
@@ -58,6 +59,16 @@ class RunConfig:
     @property
     def status_every_s(self) -> float:
         return parse_duration("status_every", self.status_every)
+
+
+@dataclass(frozen=True)
+class Components:
+    """Everything a settings version can change, built together and swapped together."""
+
+    strategies: list[Strategy]
+    venue: PaperVenue
+    run: RunConfig
+    kill_switch: bool = False
 
 
 @dataclass
@@ -120,22 +131,66 @@ class PaperDriver:
         *,
         sim,  # noqa: ANN001 - engine.sim.MarketSimulator
         state: MarketState,
-        strategies: Sequence[Strategy],
-        venue: PaperVenue,
-        sessions: sessionmaker[Session],
-        run: RunConfig,
+        components: Components,
+        sessions: sessionmaker[Session] | None,
+        rebuild: Callable[[Any], Components] | None = None,
     ) -> None:
         self.sim = sim
         self.state = state
-        self.strategies = list(strategies)
-        self.venue = venue
+        self.components = components
         self.sessions = sessions
-        self.run_config = run
+        self.rebuild = rebuild
+        self.settings = None  # engine.settings_link.LiveSettings when the database layer is on
+        self.settings_version = 0
         self.speed = _speed(getattr(sim, "speed", "max"))
-        self.portfolio = Portfolio(initial=run.bankroll)
+        self.portfolio = Portfolio(initial=components.run.bankroll)
         self.counters = Counters()
         self.known_keys: set[str] = set()
         self._stop = False
+
+    @property
+    def strategies(self) -> list[Strategy]:
+        return self.components.strategies
+
+    @property
+    def venue(self) -> PaperVenue:
+        return self.components.venue
+
+    @property
+    def run_config(self) -> RunConfig:
+        return self.components.run
+
+    def reconfigure(self, version: int, components: Components) -> None:
+        """Swap in the components of settings ``version`` (between two ticks, all at once).
+
+        Market state, realized vol and positions are the driver's and survive.
+        """
+        self.components = components
+        self.portfolio.initial = components.run.bankroll
+        self.settings_version = version
+        log.info(
+            "settings v%d in force: %d strategies enabled, kill_switch=%s",
+            version,
+            sum(s.enabled for s in components.strategies),
+            components.kill_switch,
+        )
+
+    def _apply_pending_settings(self) -> None:
+        update = self.settings.pending() if self.settings is not None else None
+        if update is None or self.rebuild is None:
+            return
+        version, cfg = update
+        try:
+            components = self.rebuild(cfg)
+        except ConfigError as exc:  # validated on write; a composition it no longer fits lands here
+            log.error(
+                "settings v%d not applied, v%d stays in force: %s",
+                version,
+                self.settings_version,
+                exc,
+            )
+            return
+        self.reconfigure(version, components)
 
     # -- lifecycle ------------------------------------------------------------------
     def request_stop(self, *_args: object) -> None:
@@ -198,12 +253,15 @@ class PaperDriver:
 
     # -- one simulated second -------------------------------------------------------
     def step(self) -> None:
+        self._apply_pending_settings()
         tick = self.sim.step()
         self.state.apply(tick)
         self.counters.ticks += 1
-        frames = decide(
-            self.state, self.strategies, ctx=self.portfolio.context(), held=self.portfolio.held
-        )
+        frames = []
+        if not self.components.kill_switch:  # open positions still settle below
+            frames = decide(
+                self.state, self.strategies, ctx=self.portfolio.context(), held=self.portfolio.held
+            )
         if not (tick.listed or tick.resolved or frames):
             return
         with self.sessions.begin() as session:
@@ -241,7 +299,13 @@ class PaperDriver:
                 self.counters.fills += len(report.fills)
             self.counters.orders += 1
         self._check_groups(frame, keys, reports)
-        writes.record_frame(session=session, frame=frame, keys=keys, reports=reports)
+        writes.record_frame(
+            session=session,
+            frame=frame,
+            keys=keys,
+            reports=reports,
+            settings_version=self.settings_version,
+        )
         self.known_keys.update(keys)
         self.counters.signals += len(keys)
         self.counters.accepted += sum(r.status != "rejected" for r in reports.values())

@@ -101,6 +101,8 @@ class SignalRow(Base):
     reason: Mapped[str | None] = mapped_column(String(64))
     reason_value: Mapped[float | None] = mapped_column(Float)
     stake: Mapped[float] = mapped_column(Float, default=0.0)
+    # The settings version in force when the candidate was decided (0 = no database layer).
+    settings_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class OrderRow(Base):

@@ -69,6 +69,7 @@ def record_frame(
     frame: SignalFrame,
     keys: list[str],
     reports: Mapping[str, ExecutionReport],
+    settings_version: int | None = None,
 ) -> None:
     """Store every row of ``frame`` as a signal; accepted rows with a report get an order.
 
@@ -109,6 +110,7 @@ def record_frame(
                 "reason": reason,
                 "reason_value": _opt(frame.reason_value[i]),
                 "stake": float(frame.stake[i]),
+                "settings_version": settings_version,
             }
         )
     if signal_rows:

@@ -1,4 +1,4 @@
-"""Market makers' quotes for simulated Up/Down markets, vectorised over markets.
+"""Market makers' quotes for simulated Up/Down and range markets, vectorised over markets.
 
 Prices are built in integer thousandths ("mills") so that every price lies
 exactly on the venue's tick grid: tick 0.01 normally, 0.001 while the UP mid is
@@ -149,26 +149,40 @@ def publish_books(token_ids: list[str], lad: Ladders, ts: float) -> dict[str, Bo
                 zip(token_ids, n_bids, n_asks, ticks, strict=True)
             )
         }
+    levels = bids.shape[1]
     price = asks[:, :, 0]
     near = price <= price[:, :1] + (_DEPTH_TICKS * lad.tick + 1e-12)[:, None]
-    near &= np.arange(price.shape[1]) < lad.n_asks[:, None]
+    near &= np.arange(levels) < lad.n_asks[:, None]
     depth = np.where(near, price * asks[:, :, 1], 0.0).sum(axis=1).tolist()
+    # build_ladders clamps the best levels into [tick, 1 - tick]: no side is ever empty.
     best_bid = bids[:, 0, 0].tolist()
     best_ask = price[:, 0].tolist()
     ask_size = asks[:, 0, 1].tolist()
     s_tid, s_bids, s_asks, s_ts, s_tick, s_bb, s_ba, s_as, s_depth = _SETTERS
     new = object.__new__
     out: dict[str, Book] = {}
-    for k, tid in enumerate(token_ids):
+    for tid, b, a, nb, na, tick, bb, ba, size, dep in zip(
+        token_ids,
+        bids,
+        asks,
+        n_bids,
+        n_asks,
+        ticks,
+        best_bid,
+        best_ask,
+        ask_size,
+        depth,
+        strict=True,
+    ):
         book = new(Book)
         s_tid(book, tid)
-        s_bids(book, bids[k, : n_bids[k]])
-        s_asks(book, asks[k, : n_asks[k]])
+        s_bids(book, b if nb == levels else b[:nb])
+        s_asks(book, a if na == levels else a[:na])
         s_ts(book, ts)
-        s_tick(book, ticks[k])
-        s_bb(book, best_bid[k])
-        s_ba(book, best_ask[k])
-        s_as(book, ask_size[k])
-        s_depth(book, depth[k])
+        s_tick(book, tick)
+        s_bb(book, bb)
+        s_ba(book, ba)
+        s_as(book, size)
+        s_depth(book, dep)
         out[tid] = book
     return out

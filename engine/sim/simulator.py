@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -34,13 +33,13 @@ from engine.sim.books import (
     publish_books,
     range_fair_value,
 )
-from engine.sim.common import check, parse_start, short_symbol, whole, window_label, windows
-from engine.sim.informed import InformedFlow, Leader, parse_leaders
+from engine.sim.common import parse_start, short_symbol, window_label
+from engine.sim.informed import InformedFlow, Leader
 from engine.sim.negrisk import HIGH_EDGE, LOW_EDGE, range_event, resolve_event
 from engine.sim.spot import SpotProcess
+from engine.sim.validation import validate
 
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
-DEFAULT_PRICES = {"BTCUSDT": 95_000.0, "ETHUSDT": 3_300.0, "SOLUSDT": 190.0}
 
 __all__ = ["MarketSimulator", "window_label"]
 
@@ -147,7 +146,7 @@ class MarketSimulator:
     _state: _State = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._validate()
+        validate(self)
         st = _State()
         st.rng = np.random.default_rng(self.seed)
         st.rng_range = np.random.default_rng([self.seed, 3])
@@ -202,114 +201,6 @@ class MarketSimulator:
         digest = hashlib.sha1(repr(sorted(fields_.items())).encode()).hexdigest()[:6]
         st.prefix = f"sim{self.seed}-{digest}-"
         object.__setattr__(self, "_state", st)
-
-    def _validate(self) -> None:
-        """Check every field; normalise containers to tuples/dicts and numbers to their types."""
-        set_ = object.__setattr__
-        seed_ok = isinstance(self.seed, numbers.Integral) and not isinstance(self.seed, bool)
-        if not seed_ok or not 0 <= self.seed < 2**63:
-            raise ValueError(f"sim.seed={self.seed!r} must be an int in [0, 2**63)")
-        set_(self, "seed", int(self.seed))
-        self._validate_calendar()
-        check("vol", self.vol, 0.0, 5.0)
-        check("drift", self.drift, -100.0, 100.0)
-        check("jump_rate_per_day", self.jump_rate_per_day, 0.0, 86400.0)
-        check("jump_std", self.jump_std, 0.0, 0.5)
-        check("chop", self.chop, 0.0, 10.0)
-        check("chop_half_life_s", self.chop_half_life_s, 1.0, 3600.0)
-        check("vol_regime_switch", self.vol_regime_switch, 0.0, 60.0)
-        check("vol_high_mult", self.vol_high_mult, 1.0, 10.0)
-        set_(self, "mm_lag_s", whole("mm_lag_s", self.mm_lag_s, 0, 600))
-        check("mm_noise", self.mm_noise, 0.0, 0.5)
-        if self.mm_vol is None:
-            if self.vol <= 0.0:
-                raise ValueError(
-                    f"sim.mm_vol=None defaults to sim.vol={self.vol!r}, must be in (0, 5]"
-                )
-            set_(self, "mm_vol", float(self.vol))
-        check("mm_vol", self.mm_vol, 0.0, 5.0, lo_open=True)
-        check("half_spread", self.half_spread, 0.0, 0.25, lo_open=True)
-        set_(self, "levels", whole("levels", self.levels, 1, 50))
-        check("level_size", self.level_size, 0.0, 1e9, lo_open=True)
-        check("fee_rate", self.fee_rate, 0.0, 0.25)
-        self._validate_flow()
-        self._validate_negrisk()
-        if self.speed != "max":
-            if isinstance(self.speed, str | bool):
-                raise ValueError(
-                    f"sim.speed={self.speed!r} must be 'max' or a number in (0, 1000000]"
-                )
-            check("speed", self.speed, 0.0, 1e6, lo_open=True)
-            set_(self, "speed", float(self.speed))
-
-    def _validate_calendar(self) -> None:
-        """Symbols, their initial prices, windows and the start time."""
-        set_ = object.__setattr__
-        if isinstance(self.symbols, str):
-            raise ValueError(f"sim.symbols={self.symbols!r} must be a list of symbols")
-        symbols = tuple(str(s) for s in self.symbols)
-        if not symbols or len(set(symbols)) != len(symbols):
-            raise ValueError(
-                f"sim.symbols={list(symbols)!r} must be a non-empty list of distinct symbols"
-            )
-        set_(self, "symbols", symbols)
-        set_(self, "windows", windows("windows", self.windows, allow_empty=False))
-        set_(
-            self,
-            "negrisk_windows",
-            windows("negrisk_windows", self.negrisk_windows, allow_empty=True),
-        )
-        start_ts = parse_start(self.start)
-        for w in (*self.windows, *self.negrisk_windows):
-            if start_ts % w:
-                raise ValueError(f"sim.start={self.start!r} must align to every window ({w} s)")
-        prices = dict(DEFAULT_PRICES)
-        prices.update({str(k): v for k, v in (self.initial_prices or {}).items()})
-        for s in symbols:
-            if s not in prices:
-                raise ValueError(f"sim.initial_prices lacks {s!r}: give a price for every symbol")
-            check(f"initial_prices.{s}", prices[s], 0.0, 1e12, lo_open=True)
-        set_(self, "initial_prices", {s: float(prices[s]) for s in symbols})
-
-    def _validate_flow(self) -> None:
-        """Information events, leaders and news; at most one event a second in all."""
-        set_ = object.__setattr__
-        for name, lo, hi in _FLOW_RANGES:
-            set_(self, name, check(name, getattr(self, name), lo, hi))
-        for name in ("info_horizon_s", "info_delay_s", "news_lag_s"):
-            lo = 1 if name == "info_horizon_s" else 0
-            set_(self, name, whole(name, getattr(self, name), lo, 3600))
-        set_(self, "leaders", parse_leaders(self.leaders))
-        n_sym = len(self.symbols)
-        if self.info_rate_per_hour * n_sym > 3600.0:
-            raise ValueError(
-                f"sim.info_rate_per_hour={self.info_rate_per_hour!r} times {n_sym} symbols"
-                " must be at most 3600 (one event a second)"
-            )
-        noise = n_sym * (len(self.leaders) * self.leader_noise_per_hour + self.news_noise_per_hour)
-        if noise > 3600.0:
-            raise ValueError(
-                f"sim.leader_noise_per_hour={self.leader_noise_per_hour!r} and"
-                f" sim.news_noise_per_hour={self.news_noise_per_hour!r} make {noise:g} noise"
-                " events an hour, must be at most 3600 (one a second)"
-            )
-
-    def _validate_negrisk(self) -> None:
-        """Range events: outcomes, bucket width and the probabilities of their variants."""
-        set_ = object.__setattr__
-        set_(self, "negrisk_outcomes", whole("negrisk_outcomes", self.negrisk_outcomes, 2, 20))
-        set_(
-            self,
-            "negrisk_bucket_sigma",
-            check("negrisk_bucket_sigma", self.negrisk_bucket_sigma, 0.0, 10.0, lo_open=True),
-        )
-        for name in ("negrisk_augmented_prob", "negrisk_mispricing_prob"):
-            set_(self, name, check(name, getattr(self, name), 0.0, 1.0))
-        set_(
-            self,
-            "negrisk_mispricing",
-            check("negrisk_mispricing", self.negrisk_mispricing, 0.0, 0.2),
-        )
 
     @property
     def start_ts(self) -> float:
@@ -501,13 +392,4 @@ _FLOW_FIELDS = (
     "news_lag_s",
     "news_accuracy",
     "news_noise_per_hour",
-)
-_FLOW_RANGES = (
-    ("info_rate_per_hour", 0.0, 360.0),
-    ("info_move", 0.0, 0.1),
-    ("leader_participation", 0.0, 1.0),
-    ("leader_noise_per_hour", 0.0, 360.0),
-    ("news_prob", 0.0, 1.0),
-    ("news_accuracy", 0.0, 1.0),
-    ("news_noise_per_hour", 0.0, 360.0),
 )

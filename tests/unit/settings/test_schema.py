@@ -45,9 +45,17 @@ def test_the_default_schema_declares_the_engines_params():
         "strategies.updown.enabled",
         "kill_switch",
         "dry_run",
-    } == keys
+    } <= keys
+    # Every composed strategy is tunable, with its gates and sizers.
+    for name in ("updown", "itm", "follow", "news", "negrisk"):
+        assert f"strategies.{name}.enabled" in keys
+    assert "strategies.itm.gates.max_odds.max_price" in keys
+    assert "strategies.news.classifier.per_hit" in keys
+    assert "strategies.negrisk.gates.arb_profit.min_profit" in keys
     protected = {p.key for p in default_schema() if p.protected}
-    assert protected == {"mode.name", "strategies.updown.enabled", "kill_switch", "dry_run"}
+    assert protected == {"mode.name", "kill_switch", "dry_run"} | {
+        f"strategies.{n}.enabled" for n in ("updown", "itm", "follow", "news", "negrisk")
+    }
 
 
 @pytest.mark.parametrize(

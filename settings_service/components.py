@@ -1,0 +1,90 @@
+"""The settings schema of a composed configuration: every component's tunable fields.
+
+``schema_for_config(cfg)`` walks a composed Hydra config (a plain nested
+dict): each node whose ``_target_`` is in ``params.yaml`` contributes
+``<node path>.<field>`` with that file's type, bounds, unit and writers. Every
+strategy node (``strategies.<name>``) adds its protected ``enabled`` flag, and
+the global protected keys (mode, dry run, kill switch) are always there. The
+engine and the CLI both call this, on the configuration they run with, so the
+schema always matches what is composed (a strategy added in YAML is tunable at
+once) and settings_service still imports nothing of ``engine``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from settings_service.schema import Check, Param, Schema, order_check
+
+WRITERS = {
+    "human": frozenset({"human"}),
+    "governor": frozenset({"human", "governor"}),
+    "all": frozenset({"human", "governor", "calibrator"}),
+}
+TYPES = {"float": float, "int": int, "bool": bool, "str": str}
+# (low field, high field) pairs that must stay ordered within one component.
+ORDERED = (("low", "high"), ("min_elapsed", "max_elapsed"), ("min_mult", "max_mult"),
+           ("min_remaining_s", "max_remaining_s"))  # fmt: skip
+
+GLOBAL = [
+    Param("mode.name", str, description="the driver: paper trades on the paper venue, live sends real orders",
+          writers=WRITERS["human"], protected=True, choices=("paper", "live", "backtest")),
+    Param("dry_run", bool, description="decide and record, but send no order to any venue",
+          writers=WRITERS["human"], protected=True),
+    Param("kill_switch", bool, description="stop opening positions at once (open ones run to resolution)",
+          writers=WRITERS["human"], protected=True),
+]  # fmt: skip
+
+
+@cache
+def component_params() -> dict[str, dict[str, dict[str, Any]]]:
+    """``params.yaml``: target class -> field -> spec."""
+    return yaml.safe_load((Path(__file__).with_name("params.yaml")).read_text())
+
+
+def _nodes(node: Any, path: str = "") -> Iterator[tuple[str, Mapping[str, Any]]]:
+    if isinstance(node, Mapping):
+        if "_target_" in node:
+            yield path, node
+        for key, value in node.items():
+            if not str(key).startswith("_"):
+                yield from _nodes(value, f"{path}.{key}" if path else str(key))
+
+
+def _param(key: str, spec: Mapping[str, Any]) -> Param:
+    return Param(
+        key,
+        TYPES[spec["type"]],
+        spec.get("lo"),
+        spec.get("hi"),
+        unit=spec.get("unit", ""),
+        description=spec.get("description", ""),
+        writers=WRITERS[spec.get("writers", "governor")],
+        lo_open=bool(spec.get("lo_open", False)),
+        hi_open=bool(spec.get("hi_open", False)),
+    )
+
+
+def schema_for_config(cfg: Mapping[str, Any]) -> Schema:
+    """The schema of every tunable parameter in the composed config ``cfg`` (a plain dict)."""
+    known = component_params()
+    params: list[Param] = list(GLOBAL)
+    checks: list[Check] = []
+    for path, node in _nodes(cfg):
+        fields = known.get(str(node["_target_"]), {})
+        for field, spec in fields.items():
+            params.append(_param(f"{path}.{field}", spec))
+        for low, high in ORDERED:
+            if low in fields and high in fields:
+                checks.append(order_check(f"{path}.{low}", f"{path}.{high}"))
+        if path.count(".") == 1 and path.startswith("strategies."):
+            params.append(
+                Param(f"{path}.enabled", bool, description=f"strategy {path.split('.')[1]} proposes candidates",
+                      writers=WRITERS["human"], protected=True)  # fmt: skip
+            )
+    return Schema.of(params, checks)
