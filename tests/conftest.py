@@ -59,9 +59,13 @@ def _session_pg_url() -> Iterator[str]:
 
 @pytest.fixture
 def pg_url(_session_pg_url: str) -> str:
-    """The migrated PostgreSQL test database, emptied before each test."""
+    """The migrated PostgreSQL test database, emptied before each test (ledger and settings)."""
+    from settings_service.models import Base as SettingsBase
+
     engine = make_engine(_session_pg_url)
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    tables = ", ".join(
+        t.name for t in [*Base.metadata.sorted_tables, *SettingsBase.metadata.sorted_tables]
+    )
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
