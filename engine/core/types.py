@@ -27,10 +27,11 @@ class Book:
     asks ascending, so ``asks[0]`` is the best ask. ``ts`` is when the book
     was published (epoch seconds). ``tick`` is the venue tick at that moment.
 
-    The top of book is read once at construction into plain floats
-    (``best_bid``, ``best_ask``, ``ask_size``, ``depth_usd``: USD of asks within
-    ``DEPTH_TICKS`` ticks of the best ask), so the decision step reads
-    attributes instead of indexing arrays per candidate.
+    The top of book is kept as plain floats (``best_bid``, ``best_ask``,
+    ``ask_size``, ``depth_usd``: USD of asks within ``DEPTH_TICKS`` ticks of the
+    best ask), so the decision step reads attributes instead of indexing arrays
+    per candidate. A feed that already has them (the simulator computes them for
+    all books at once) passes them in; otherwise they are computed here.
     """
 
     token_id: str
@@ -38,12 +39,14 @@ class Book:
     asks: np.ndarray
     ts: float
     tick: float = 0.01
-    best_bid: float = field(init=False)
-    best_ask: float = field(init=False)
-    ask_size: float = field(init=False)
-    depth_usd: float = field(init=False)
+    best_bid: float = float("nan")
+    best_ask: float = float("nan")
+    ask_size: float = float("nan")
+    depth_usd: float = float("nan")
 
     def __post_init__(self) -> None:
+        if self.best_ask == self.best_ask:  # given by the feed (not NaN)
+            return
         bids, asks, put = self.bids, self.asks, object.__setattr__
         put(self, "best_bid", float(bids[0, 0]) if len(bids) else float("nan"))
         if len(asks):
@@ -52,9 +55,6 @@ class Book:
             put(self, "best_ask", best)
             put(self, "ask_size", float(asks[0, 1]))
             put(self, "depth_usd", float(np.dot(near[:, 0], near[:, 1])))
-        else:
-            for name in ("best_ask", "ask_size", "depth_usd"):
-                put(self, name, float("nan"))
 
     @property
     def mid(self) -> float:

@@ -8,14 +8,12 @@ and its mirrored DOWN book always share one tick).
 
 from __future__ import annotations
 
-import dataclasses
 from typing import NamedTuple
 
 import numpy as np
 from scipy.special import ndtr
 
-from engine.core import types as _types
-from engine.core.types import Book
+from engine.core.types import DEPTH_TICKS, Book
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 
@@ -115,51 +113,25 @@ def build_ladders(up_mid: np.ndarray, half_spread: float, sizes: np.ndarray) -> 
 # fields in __post_init__ (about 3 us a book, too slow for 40 books a simulated
 # second); publish_books computes them for all rows at once and sets the slots
 # directly. If Book's fields ever differ from these it falls back to Book(...).
-_BOOK_FIELDS = (
-    "token_id",
-    "bids",
-    "asks",
-    "ts",
-    "tick",
-    "best_bid",
-    "best_ask",
-    "ask_size",
-    "depth_usd",
-)
-_DEPTH_TICKS = getattr(_types, "DEPTH_TICKS", None)
-_FAST_BOOKS = (
-    tuple(f.name for f in dataclasses.fields(Book)) == _BOOK_FIELDS and _DEPTH_TICKS is not None
-)
-_SETTERS = tuple(Book.__dict__[name].__set__ for name in _BOOK_FIELDS) if _FAST_BOOKS else ()
-
-
 def publish_books(token_ids: list[str], lad: Ladders, ts: float) -> dict[str, Book]:
     """One :class:`~engine.core.types.Book` per ladder row, keyed by ``token_ids`` (row order).
 
-    Equal to ``Book(token_id, bids, asks, ts, tick)`` for each row, built about
-    four times faster; ``depth_usd`` may differ from Book's ``np.dot`` in the last
-    bit (another summation order).
+    Equal to ``Book(token_id, bids, asks, ts, tick)`` for each row; the top of
+    book is computed for all rows at once and passed in, which is about four times
+    faster (``depth_usd`` may differ from Book's ``np.dot`` in the last bit: another
+    summation order).
     """
     n_bids, n_asks, ticks = lad.n_bids.tolist(), lad.n_asks.tolist(), lad.tick.tolist()
     bids, asks = lad.bids, lad.asks
-    if not _FAST_BOOKS:
-        return {
-            tid: Book(tid, bids[k, :nb], asks[k, :na], ts, tick)
-            for k, (tid, nb, na, tick) in enumerate(
-                zip(token_ids, n_bids, n_asks, ticks, strict=True)
-            )
-        }
     levels = bids.shape[1]
     price = asks[:, :, 0]
-    near = price <= price[:, :1] + (_DEPTH_TICKS * lad.tick + 1e-12)[:, None]
+    near = price <= price[:, :1] + (DEPTH_TICKS * lad.tick + 1e-12)[:, None]
     near &= np.arange(levels) < lad.n_asks[:, None]
     depth = np.where(near, price * asks[:, :, 1], 0.0).sum(axis=1).tolist()
     # build_ladders clamps the best levels into [tick, 1 - tick]: no side is ever empty.
     best_bid = bids[:, 0, 0].tolist()
     best_ask = price[:, 0].tolist()
     ask_size = asks[:, 0, 1].tolist()
-    s_tid, s_bids, s_asks, s_ts, s_tick, s_bb, s_ba, s_as, s_depth = _SETTERS
-    new = object.__new__
     out: dict[str, Book] = {}
     for tid, b, a, nb, na, tick, bb, ba, size, dep in zip(
         token_ids,
@@ -174,15 +146,15 @@ def publish_books(token_ids: list[str], lad: Ladders, ts: float) -> dict[str, Bo
         depth,
         strict=True,
     ):
-        book = new(Book)
-        s_tid(book, tid)
-        s_bids(book, b if nb == levels else b[:nb])
-        s_asks(book, a if na == levels else a[:na])
-        s_ts(book, ts)
-        s_tick(book, tick)
-        s_bb(book, bb)
-        s_ba(book, ba)
-        s_as(book, size)
-        s_depth(book, dep)
-        out[tid] = book
+        out[tid] = Book(
+            tid,
+            b if nb == levels else b[:nb],
+            a if na == levels else a[:na],
+            ts,
+            tick,
+            best_bid=bb,
+            best_ask=ba,
+            ask_size=size,
+            depth_usd=dep,
+        )
     return out

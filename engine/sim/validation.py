@@ -7,6 +7,7 @@ value and the allowed range.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import TYPE_CHECKING
 
@@ -37,22 +38,40 @@ def validate(sim: MarketSimulator) -> None:
     check("vol_high_mult", sim.vol_high_mult, 1.0, 10.0)
     set_(sim, "mm_lag_s", whole("mm_lag_s", sim.mm_lag_s, 0, 600))
     check("mm_noise", sim.mm_noise, 0.0, 0.5)
-    if sim.mm_vol is None:
-        if sim.vol <= 0.0:
-            raise ValueError(f"sim.mm_vol=None defaults to sim.vol={sim.vol!r}, must be in (0, 5]")
-        set_(sim, "mm_vol", float(sim.vol))
-    check("mm_vol", sim.mm_vol, 0.0, 5.0, lo_open=True)
     check("half_spread", sim.half_spread, 0.0, 0.25, lo_open=True)
     set_(sim, "levels", whole("levels", sim.levels, 1, 50))
     check("level_size", sim.level_size, 0.0, 1e9, lo_open=True)
     check("fee_rate", sim.fee_rate, 0.0, 0.25)
     _flow(sim)
+    if sim.mm_vol is None:
+        total = effective_vol(sim)
+        if total <= 0.0:
+            raise ValueError(
+                f"sim.mm_vol=None defaults to the process's total vol {total!r}, must be in (0, 5]"
+            )
+        set_(sim, "mm_vol", total)
+    check("mm_vol", sim.mm_vol, 0.0, 5.0, lo_open=True)
     _negrisk(sim)
     if sim.speed != "max":
         if isinstance(sim.speed, str | bool):
             raise ValueError(f"sim.speed={sim.speed!r} must be 'max' or a number in (0, 1000000]")
         check("speed", sim.speed, 0.0, 1e6, lo_open=True)
         set_(sim, "speed", float(sim.speed))
+
+
+def effective_vol(sim: MarketSimulator) -> float:
+    """The spot process's total annualised vol: diffusion, jumps and information drifts.
+
+    Market makers who know the process quote with this (``mm_vol: null``); the
+    high-vol regime and chop are left out (the first is hidden state, the second
+    reverts within a minute).
+    """
+    variance = (
+        sim.vol**2
+        + sim.jump_rate_per_day * 365.0 * sim.jump_std**2
+        + sim.info_rate_per_hour * 24.0 * 365.0 * sim.info_move**2
+    )
+    return math.sqrt(variance)
 
 
 def _calendar(sim: MarketSimulator) -> None:

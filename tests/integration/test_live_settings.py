@@ -33,21 +33,33 @@ def test_a_running_engine_picks_up_a_cli_write(settings_pg_url):
     try:
         assert wait_for(lambda: query(url, "SELECT count(*) FROM signals")[0][0] > 50), "no signals"
         done = subprocess.run(
-            [str(BIN / "edgeloop-settings"), "--db", url, "set", f"{SIGMA}=1.7", "--reason", "test: tighter sigma"],
+            [
+                str(BIN / "edgeloop-settings"),
+                "--db",
+                url,
+                "set",
+                f"{SIGMA}=1.7",
+                "--reason",
+                "test: tighter sigma",
+            ],
             capture_output=True,
             text=True,
         )
         assert done.returncode == 0, done.stderr
         # The next signals carry version 1, without a restart.
-        assert wait_for(lambda: query(url, "SELECT count(*) FROM signals WHERE settings_version = 1")[0][0] > 0)
+        assert wait_for(
+            lambda: query(url, "SELECT count(*) FROM signals WHERE settings_version = 1")[0][0] > 0
+        )
         # Under version 1 the sigma gate rejects |z| in [1.5, 1.7) that version 0 let through.
         assert wait_for(
-            lambda: query(
-                url,
-                "SELECT count(*) FROM signals WHERE settings_version = 1 AND strategy = 'updown' "
-                "AND reason = 'gate.sigma' AND reason_value >= 1.5",
-            )[0][0]
-            > 0,
+            lambda: (
+                query(
+                    url,
+                    "SELECT count(*) FROM signals WHERE settings_version = 1 AND strategy = 'updown' "
+                    "AND reason = 'gate.sigma' AND reason_value >= 1.5",
+                )[0][0]
+                > 0
+            ),
             timeout=90,
         )
         before = query(
@@ -63,14 +75,18 @@ def test_a_running_engine_picks_up_a_cli_write(settings_pg_url):
     assert "settings v1 in force" in out
 
 
-def test_a_restarted_engine_starts_on_the_latest_version_and_honours_the_kill_switch(settings_pg_url):
+def test_a_restarted_engine_starts_on_the_latest_version_and_honours_the_kill_switch(
+    settings_pg_url,
+):
     url = settings_pg_url
     from engine.ledger.db import upgrade_to_head
 
     upgrade_to_head(url)
     store = SettingsStore(url)
     store.write({SIGMA: 2.5}, author="ops", author_kind="human", reason="wide", expected_version=0)
-    store.write({"kill_switch": True}, author="ops", author_kind="human", reason="halt", expected_version=1)
+    store.write(
+        {"kill_switch": True}, author="ops", author_kind="human", reason="halt", expected_version=1
+    )
     store.close()
     done = run_edgeloop("db=postgres", f"db.url={url}", "run.duration=30m", "sim.speed=max")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -79,11 +95,20 @@ def test_a_restarted_engine_starts_on_the_latest_version_and_honours_the_kill_sw
     assert query(url, "SELECT count(*) FROM outcomes")[0][0] > 0  # markets still resolve
 
     store = SettingsStore(url)
-    store.write({"kill_switch": False}, author="ops", author_kind="human", reason="resume", expected_version=2)
+    store.write(
+        {"kill_switch": False},
+        author="ops",
+        author_kind="human",
+        reason="resume",
+        expected_version=2,
+    )
     store.close()
     done = run_edgeloop("db=postgres", f"db.url={url}", "run.duration=1h", "sim.speed=max")
     assert done.returncode == 0, done.stderr[-3000:]
     versions = {v for (v,) in query(url, "SELECT DISTINCT settings_version FROM signals")}
     assert versions == {3}
-    weak = query(url, "SELECT count(*) FROM signals WHERE strategy='updown' AND status='accepted' AND abs(z) < 2.5")
+    weak = query(
+        url,
+        "SELECT count(*) FROM signals WHERE strategy='updown' AND status='accepted' AND abs(z) < 2.5",
+    )
     assert weak == [(0,)]

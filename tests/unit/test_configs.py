@@ -135,3 +135,57 @@ def test_bad_values_stop_the_engine_naming_key_value_and_range(override, message
 def test_sim_validation_names_the_key():
     with pytest.raises(ConfigError, match=r"sim\.vol=-0.1"):
         build_driver(cfg("sim.vol=-0.1"), sessions=None)
+
+
+def test_run_only_two_strategies_by_composition_or_by_flag():
+    driver = build_driver(
+        cfg("~strategy@strategies.itm", "~strategy@strategies.follow", "~strategy@strategies.news"),
+        None,
+    )
+    assert [s.name for s in driver.strategies] == ["updown", "negrisk"]
+    driver = build_driver(
+        cfg(
+            "strategies.itm.enabled=false",
+            "strategies.news.enabled=false",
+            "strategies.follow.enabled=false",
+        ),
+        None,
+    )
+    assert [s.name for s in driver.strategies if s.enabled] == ["updown", "negrisk"]
+
+
+def test_change_min_sigma_of_one_strategy_only():
+    driver = build_driver(
+        cfg(
+            "strategies.updown.gates.sigma.min_sigma=2.2", "+gate@strategies.itm.gates.sigma=sigma"
+        ),
+        None,
+    )
+    by_name = {s.name: s for s in driver.strategies}
+    assert by_name["updown"].gates["sigma"].min_sigma == 2.2
+    assert by_name["itm"].gates["sigma"].min_sigma == 1.5
+
+
+def test_swap_a_sizer_in_place_keeps_the_chain_order():
+    driver = build_driver(
+        cfg(
+            "sizer@strategies.updown.sizers.kelly=fixed_stake",
+            "strategies.updown.sizers.kelly.stake=7",
+        ),
+        None,
+    )
+    chain = driver.strategies[0].sizers
+    assert type(chain["kelly"]).__name__ == "FixedStake" and chain["kelly"].stake == 7
+    assert list(chain)[0] == "kelly"
+
+
+def test_add_a_gate_to_a_strategy():
+    driver = build_driver(
+        cfg(
+            "+gate@strategies.updown.gates.vol_band=vol_band",
+            "strategies.updown.gates.vol_band.low=0.8",
+        ),
+        None,
+    )
+    gates = driver.strategies[0].gates
+    assert list(gates)[-1] == "vol_band" and gates["vol_band"].low == 0.8

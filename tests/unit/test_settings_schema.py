@@ -17,7 +17,10 @@ from settings_service.components import ORDERED, component_params, schema_for_co
 from tests.unit.test_configs import cfg
 
 NEEDS = {
-    "engine.core.strategies.follow.FollowMirror": {"leaders": ["0xa"], "sizers": {"s": FixedStake()}},
+    "engine.core.strategies.follow.FollowMirror": {
+        "leaders": ["0xa"],
+        "sizers": {"s": FixedStake()},
+    },
 }
 STRATEGY_KW = {"sizers": {"s": FixedStake()}}
 

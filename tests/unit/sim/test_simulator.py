@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,39 +15,18 @@ from omegaconf import OmegaConf
 from engine.core.types import DOWN, UP, Book, SimTick
 from engine.sim import MarketSimulator
 from engine.sim.books import build_ladders, level_sizes
+from tests.unit.sim.support import (
+    CONF,
+    EPS,
+    START,
+    YEAR,
+    assert_book_valid,
+    run,
+    scenario,
+    ticks_equal,
+)
 
-CONF = Path(__file__).resolve().parents[3] / "conf" / "sim"
 SCENARIOS = sorted(p.stem for p in CONF.glob("*.yaml"))
-YEAR = 365 * 86400
-START = 1767571200  # 2026-01-05T00:00:00Z
-EPS = 1e-9
-
-
-def run(sim: MarketSimulator, n: int) -> list[SimTick]:
-    return [sim.step() for _ in range(n)]
-
-
-def scenario(name: str, seed: int = 0, **overrides) -> MarketSimulator:
-    cfg = OmegaConf.load(CONF / f"{name}.yaml")
-    cfg.seed = seed
-    kwargs = OmegaConf.to_container(cfg, resolve=True)
-    assert kwargs.pop("_target_") == "engine.sim.MarketSimulator"
-    kwargs.update(overrides)
-    return MarketSimulator(**kwargs)
-
-
-def ticks_equal(a: SimTick, b: SimTick) -> bool:
-    if (a.ts, a.spot, a.listed, a.resolved) != (b.ts, b.spot, b.listed, b.resolved):
-        return False
-    if a.books.keys() != b.books.keys():
-        return False
-    return all(
-        np.array_equal(x.bids, b.books[k].bids)
-        and np.array_equal(x.asks, b.books[k].asks)
-        and x.tick == b.books[k].tick
-        and x.ts == b.books[k].ts
-        for k, x in a.books.items()
-    )
 
 
 def ref_fair(S: float, K: float, T_s: float, sigma: float) -> float:
@@ -176,20 +154,6 @@ def test_flat_spot_resolves_every_market_up():
 # --- books ---------------------------------------------------------------------------
 
 
-def assert_book_valid(book) -> None:
-    t = book.tick
-    assert t in (0.01, 0.001)
-    assert len(book.bids) >= 1 and len(book.asks) >= 1
-    assert book.best_bid < book.best_ask
-    for side in (book.bids, book.asks):
-        p = side[:, 0]
-        assert np.all(side[:, 1] > 0)
-        assert np.all(p >= t - EPS) and np.all(p <= 1 - t + EPS)
-        assert np.allclose(p / t, np.round(p / t), atol=1e-6)
-    assert np.all(np.diff(book.bids[:, 0]) < 0)
-    assert np.all(np.diff(book.asks[:, 0]) > 0)
-
-
 def test_books_are_valid_and_down_mirrors_up(hour):
     fine = 0
     for tick in hour:
@@ -209,6 +173,23 @@ def test_books_are_valid_and_down_mirrors_up(hour):
             else:
                 assert 0.03 < up.mid < 0.97
     assert fine > 100  # near expiry most markets price beyond 0.96 / 0.04
+
+
+def test_published_books_equal_books_built_by_their_constructor():
+    """The simulator builds Books without Book.__init__ (speed): same fields and values."""
+    names = [f.name for f in dataclasses.fields(Book)]
+    for tick in run(scenario("calm", seed=6), 400)[::9]:
+        for b in tick.books.values():
+            ref = Book(b.token_id, b.bids, b.asks, b.ts, b.tick)
+            for name in names:
+                x, y = getattr(b, name), getattr(ref, name)
+                assert type(x) is type(y)
+                if isinstance(x, np.ndarray):
+                    assert x is y
+                elif name == "depth_usd":  # np.dot may sum in another order
+                    assert x == pytest.approx(y, rel=1e-12)
+                else:
+                    assert x == y or (math.isnan(x) and math.isnan(y))
 
 
 @settings(max_examples=300, deadline=None)
@@ -271,7 +252,17 @@ def test_mm_noise_moves_the_mid_around_fair_value():
 
 
 def log_returns(name: str, n: int, every: int, seed: int = 0) -> np.ndarray:
-    sim = scenario(name, seed, symbols=["BTCUSDT"], windows=[900])
+    # Range events, leaders and headlines never move spot (test_informed, test_negrisk
+    # check it): off here, to save time.
+    sim = scenario(
+        name,
+        seed,
+        symbols=["BTCUSDT"],
+        windows=[900],
+        negrisk_windows=[],
+        leaders=[],
+        news_noise_per_hour=0.0,
+    )
     s = np.array([sim.step().spot["BTCUSDT"] for _ in range(n)])
     return np.diff(np.log(s[::every]))
 
@@ -314,7 +305,11 @@ def test_scenario_yaml_builds_a_simulator_with_every_field_explicit(name):
     assert set(cfg) - {"_target_"} == init_fields
     sim = scenario(name, seed=42)
     tick = sim.step()
-    assert tick.ts == START and len(tick.listed) == 6 and len(tick.books) == 12
+    updown = [m for m in tick.listed if m.kind == "updown"]
+    ranges = [m for m in tick.listed if m.kind == "range"]
+    assert tick.ts == START and len(updown) == 6
+    assert len(ranges) == 3 * len(sim.negrisk_windows) * sim.negrisk_outcomes
+    assert len(tick.books) == 2 * len(tick.listed)
 
 
 def test_scenarios_are_the_four_documented_ones():
@@ -348,7 +343,10 @@ def test_omegaconf_containers_are_accepted():
         ({"jump_std": "big"}, r"sim\.jump_std='big' must be in \[0, 0\.5\]"),
         ({"speed": "fast"}, r"sim\.speed='fast' must be 'max' or a number in \(0, 1000000\]"),
         ({"speed": 0}, r"sim\.speed=0 must be in \(0, 1000000\]"),
-        ({"vol": 0.0}, r"sim\.mm_vol=None defaults to sim\.vol=0\.0, must be in \(0, 5\]"),
+        (
+            {"vol": 0.0, "jump_rate_per_day": 0.0},
+            r"sim\.mm_vol=None defaults to the process.s total vol 0\.0, must be in \(0, 5\]",
+        ),
         ({"start": "2026-01-05T00:05:00Z"}, r"sim\.start='2026-01-05T00:05:00Z' must align"),
         ({"start": "2026-01-05T00:00:00"}, r"sim\.start=.* must be in UTC"),
         ({"start": "monday"}, r"sim\.start='monday' must be an ISO-8601 UTC time"),
