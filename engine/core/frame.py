@@ -73,10 +73,12 @@ class SignalFrame:
                 value = np.asarray(columns[name], dtype=dtype)
                 if value.shape == ():
                     value = np.full(n, value, dtype=dtype)
-            elif dtype is object:
-                value = np.full(n, None, dtype=object)
+            elif name in _WRITTEN:
+                value = np.full(n, None, dtype=object) if dtype is object else np.full(n, np.nan)
+                if name == "stake":
+                    value = np.zeros(n)
             else:
-                value = np.zeros(n) if name == "stake" else np.full(n, np.nan)
+                value = _blank(n, dtype)
             if value.shape != (n,):
                 raise ValueError(f"SignalFrame.{name} has shape {value.shape}, expected ({n},)")
             self.cols[name] = value
@@ -132,19 +134,27 @@ class SignalFrame:
     def groups(self) -> tuple[np.ndarray, np.ndarray, int]:
         """``(grouped, inverse, n)``: rows that belong to a group, each row's group number
         (0..n-1; meaningless where not grouped) and the number of groups."""
+        cached = self.__dict__.get("_groups")
+        if cached is not None:
+            return cached
         keys = self.cols["group_key"]
         grouped = ~np.equal(keys, None)
         if not grouped.any():
-            return grouped, np.zeros(len(keys), dtype=int), 0
-        labels = np.where(grouped, keys, "").astype(str)
-        uniq, inverse = np.unique(labels, return_inverse=True)
-        return grouped, inverse, len(uniq)
+            result = (grouped, np.zeros(len(keys), dtype=int), 0)
+        else:
+            labels = np.where(grouped, keys, "").astype(str)
+            uniq, inverse = np.unique(labels, return_inverse=True)
+            result = (grouped, inverse, len(uniq))
+        object.__setattr__(self, "_groups", result)  # group keys never change after proposal
+        return result
 
     @staticmethod
     def concat(strategy: str, ts: float, frames: list[SignalFrame]) -> SignalFrame:
         frames = [f for f in frames if len(f)]
         if not frames:
             return SignalFrame.empty(strategy, ts)
+        if len(frames) == 1:
+            return frames[0]
         return SignalFrame(
             strategy, ts, **{k: np.concatenate([f.cols[k] for f in frames]) for k in COLUMNS}
         )
@@ -160,3 +170,18 @@ class SignalFrame:
 
 
 _EMPTY = {k: np.empty(0, dtype=t) for k, (t, _) in COLUMNS.items()}
+# Columns the pipeline writes into after proposal get their own arrays; any other column a
+# strategy leaves out shares one read-only blank (NaN / None) array per length.
+_WRITTEN = ("reason", "reason_value", "stake", "group_profit")
+_BLANKS: dict[tuple[int, type], np.ndarray] = {}
+
+
+def _blank(n: int, dtype: type) -> np.ndarray:
+    arr = _BLANKS.get((n, dtype))
+    if arr is None:
+        arr = np.full(n, None, dtype=object) if dtype is object else np.full(n, np.nan)
+        arr.flags.writeable = False
+        if len(_BLANKS) > 4096:
+            _BLANKS.clear()
+        _BLANKS[(n, dtype)] = arr
+    return arr

@@ -21,14 +21,15 @@ _MISSING = Book("", np.empty((0, 2)), np.empty((0, 2)), ts=float("nan"))
 
 def _book_columns(state: MarketState, tokens: np.ndarray) -> tuple[np.ndarray, ...]:
     """Best ask, its size, depth (USD within two ticks) and book age per token (NaN if none)."""
-    books = state.books
-    missing = _MISSING
-    rows = [books.get(t, missing) for t in tokens.tolist()]
-    ask = np.array([b.best_ask for b in rows])
-    size = np.array([b.ask_size for b in rows])
-    depth = np.array([b.depth_usd for b in rows])
-    age = state.ts - np.array([b.ts for b in rows])
-    return ask, size, depth, age
+    books, missing = state.books, _MISSING
+    top = np.array(
+        [
+            (b.best_ask, b.ask_size, b.depth_usd, b.ts)
+            for b in (books.get(t, missing) for t in tokens.tolist())
+        ],
+        dtype=float,
+    ).reshape(-1, 4)
+    return top[:, 0], top[:, 1], top[:, 2], state.ts - top[:, 3]
 
 
 def _greeks(S, K, T, sig, up):  # noqa: ANN001, ANN202
@@ -57,9 +58,15 @@ def price_rows(
     idx: np.ndarray,
     up: np.ndarray,
     trigger: np.ndarray,
+    *,
+    model: bool = True,
     **extra: object,
 ) -> SignalFrame:
-    """Candidates buying the UP (``up``) or DOWN token of live markets ``idx``."""
+    """Candidates buying the UP (``up``) or DOWN token of live markets ``idx``.
+
+    ``model=False`` skips fair value, Greeks and implied vol (left NaN) for
+    strategies that do not use them (an arb is priced by its books alone).
+    """
     live = state.live
     idx = np.asarray(idx, dtype=int)
     up = np.asarray(up, dtype=bool)
@@ -71,48 +78,55 @@ def price_rows(
     K = live.strike[idx]
     sig = state.sigma_arr()[sym]
     remaining = live.end_ts[idx] - state.ts
-    T = remaining / SECONDS_PER_YEAR
     token = np.where(up, live.up_token[idx], live.down_token[idx]).astype(object)
-    is_range = live.kind[idx] == RANGE
-    with np.errstate(all="ignore"):
-        g = _greeks(S, K, T, np.nan_to_num(sig, nan=0.0), up)
-        if is_range.any():
-            r = _range_greeks(S, live.low[idx], live.high[idx], T, np.nan_to_num(sig), up)
-            g = type(g)(*(np.where(is_range, a, b) for a, b in zip(r, g, strict=True)))
-        g = type(g)(*(np.where(np.isfinite(sig), v, np.nan) for v in g))
-        scaled = scaled_greeks(g, S)
-        ask, size, depth, book_age = _book_columns(state, token)
-        fee_rate = live.fee_rate[idx]
-        # The put's implied vol is the call's at the mirrored price (r = q = 0).
-        iv = np.where(
-            is_range, np.nan, implied_vol(np.where(up, ask, 1.0 - ask), S, K, T, kind="call")
-        )
-        columns: dict[str, object] = {
-            "market_id": live.market_id[idx],
-            "symbol": symbol,
-            "side": np.where(up, UP, DOWN).astype(object),
-            "token_id": token,
-            "trigger": trigger,
-            "price": ask,
-            "ask_size": size,
-            "depth_usd": depth,
-            "fair": g.price,
-            "edge": g.price - ask - fee_per_share(ask, fee_rate),
-            "sigma": sig,
-            "window_s": live.window_s[idx],
-            "t_remaining_s": remaining,
-            "fee_rate": fee_rate,
-            "delta_1pct": scaled.delta_1pct,
-            "gamma_1pct": scaled.gamma_1pct,
-            "vega_1pt": scaled.vega_1pt,
-            "theta_1min": scaled.theta_1min,
-            "iv": iv,
-            "iv_rv": iv / sig,
-            "book_age_s": book_age,
-            "spot_age_s": state.ts - state.spot_ts_arr[sym],
-        }
+    ask, size, depth, book_age = _book_columns(state, token)
+    fee_rate = live.fee_rate[idx]
+    columns: dict[str, object] = {
+        "market_id": live.market_id[idx],
+        "symbol": symbol,
+        "side": np.where(up, UP, DOWN).astype(object),
+        "token_id": token,
+        "trigger": trigger,
+        "price": ask,
+        "ask_size": size,
+        "depth_usd": depth,
+        "sigma": sig,
+        "window_s": live.window_s[idx],
+        "t_remaining_s": remaining,
+        "fee_rate": fee_rate,
+        "book_age_s": book_age,
+        "spot_age_s": state.ts - state.spot_ts_arr[sym],
+        "fair": np.full(len(idx), np.nan),
+    }
+    if model:
+        with np.errstate(all="ignore"):
+            columns.update(_model_columns(live, idx, up, S, K, remaining, sig, ask, fee_rate))
     columns.update(extra)
     return SignalFrame(strategy, state.ts, **columns)
+
+
+def _model_columns(live, idx, up, S, K, remaining, sig, ask, fee_rate) -> dict[str, object]:  # noqa: ANN001
+    """Fair value, edge, scaled Greeks and implied vol of the rows (NaN while vol warms up)."""
+    T = remaining / SECONDS_PER_YEAR
+    is_range = live.kind[idx] == RANGE
+    g = _greeks(S, K, T, np.nan_to_num(sig, nan=0.0), up)
+    if is_range.any():
+        r = _range_greeks(S, live.low[idx], live.high[idx], T, np.nan_to_num(sig), up)
+        g = type(g)(*(np.where(is_range, a, b) for a, b in zip(r, g, strict=True)))
+    g = type(g)(*(np.where(np.isfinite(sig), v, np.nan) for v in g))
+    scaled = scaled_greeks(g, S)
+    # The put's implied vol is the call's at the mirrored price (r = q = 0).
+    iv = np.where(is_range, np.nan, implied_vol(np.where(up, ask, 1.0 - ask), S, K, T, kind="call"))
+    return {
+        "fair": g.price,
+        "edge": g.price - ask - fee_per_share(ask, fee_rate),
+        "delta_1pct": scaled.delta_1pct,
+        "gamma_1pct": scaled.gamma_1pct,
+        "vega_1pt": scaled.vega_1pt,
+        "theta_1min": scaled.theta_1min,
+        "iv": iv,
+        "iv_rv": iv / sig,
+    }
 
 
 _TRIGGERS: dict[int, str] = {}

@@ -8,7 +8,10 @@ augmented events) are refused: the listed legs do not cover every case. The
 Up/Down pair form does the same with a market's Up and Down tokens.
 
 Every leg is a row; legs share a ``group_key`` and stand or fall together at
-the gates and sizers. ``group_profit`` = 1 - sum(ask + fee per share).
+the gates and sizers. ``group_profit`` = 1 - sum(ask + fee per share). Only
+sets that cost less than $1 after fees are candidates at all (a scanner that
+finds no arb proposes nothing); the ``arb_profit`` gate then records the
+near misses whose profit is under ``min_profit``.
 """
 
 from __future__ import annotations
@@ -70,20 +73,22 @@ class NegriskArb:
         idx = self._rows(state, RANGE)
         if not len(idx):
             return SignalFrame.empty(self.name, state.ts)
-        events = live.event_id[idx]
-        # An event is tradable only with all its legs live and none already held.
-        legs_live = {e: int((live.event_id == e).sum()) for e in set(events.tolist())}
-        ok = np.array(
-            [
-                (events == e).sum() == legs_live[e]
-                and not any(m in held_markets for m in live.market_id[idx][events == e])
-                for e in events
-            ],
-            dtype=bool,
-        )
-        idx = idx[ok]
-        if not len(idx):
+        legs: dict[str, list[int]] = {}
+        for r, e in zip(idx.tolist(), live.event_id[idx].tolist(), strict=True):
+            legs.setdefault(e, []).append(r)
+        keep: list[int] = []
+        for e, rows in legs.items():
+            complete = len(rows) == int((live.event_id == e).sum())  # every leg still live
+            held = any(live.market_id[r] in held_markets for r in rows)
+            if (
+                complete
+                and not held
+                and _set_cost(state, live.up_token[rows], live.fee_rate[rows]) < 1.0
+            ):
+                keep.extend(rows)
+        if not keep:
             return SignalFrame.empty(self.name, state.ts)
+        idx = np.array(keep, dtype=int)
         trigger = window_trigger(state, idx)
         frame = price_rows(
             state,
@@ -91,18 +96,24 @@ class NegriskArb:
             idx,
             np.ones(len(idx), dtype=bool),
             trigger,
+            model=False,
             group_key=np.array(
                 [f"{e}|{t}" for e, t in zip(live.event_id[idx], trigger, strict=True)], dtype=object
             ),
         )
         self._group_profit(frame)
-        augmented = live.augmented[idx]
-        frame.reject(augmented, "strategy.augmented_event", 1.0)
+        frame.reject(live.augmented[idx], "strategy.augmented_event", 1.0)
         return frame
 
     def _pairs(self, state: MarketState, held_markets: set[str]) -> SignalFrame:
         live = state.live
         idx = self._rows(state, UPDOWN)
+        if not len(idx):
+            return SignalFrame.empty(self.name, state.ts)
+        cost = _leg_cost(state, live.up_token[idx], live.fee_rate[idx]) + _leg_cost(
+            state, live.down_token[idx], live.fee_rate[idx]
+        )
+        idx = idx[cost < 1.0]
         idx = idx[[m not in held_markets for m in live.market_id[idx]]]
         if not len(idx):
             return SignalFrame.empty(self.name, state.ts)
@@ -113,7 +124,7 @@ class NegriskArb:
             [f"{m}|pair|{t}" for m, t in zip(live.market_id[both], trigger, strict=True)],
             dtype=object,
         )
-        frame = price_rows(state, self.name, both, up, trigger, group_key=group)
+        frame = price_rows(state, self.name, both, up, trigger, model=False, group_key=group)
         self._group_profit(frame)
         return frame
 
@@ -122,3 +133,16 @@ class NegriskArb:
         cost = frame.price + fee_per_share(frame.price, frame.fee_rate)
         _grouped, inverse, n = frame.groups()
         frame.group_profit = 1.0 - np.bincount(inverse, weights=cost, minlength=n)[inverse]
+
+
+def _leg_cost(state: MarketState, tokens: np.ndarray, fee_rate: np.ndarray) -> np.ndarray:
+    """Best ask plus taker fee per share of each token (NaN without a book)."""
+    books = state.books
+    ask = np.array(
+        [b.best_ask if (b := books.get(t)) is not None else np.nan for t in tokens.tolist()]
+    )
+    return ask + fee_per_share(ask, fee_rate)
+
+
+def _set_cost(state: MarketState, tokens: np.ndarray, fee_rate: np.ndarray) -> float:
+    return float(_leg_cost(state, tokens, fee_rate).sum())

@@ -216,6 +216,15 @@ def test_negrisk_buys_every_leg_when_the_set_is_cheap():
 
 def test_negrisk_rejects_expensive_sets_and_augmented_events():
     expensive = {"e-o0-yes": 0.10, "e-o1-yes": 0.45, "e-o2-yes": 0.45, "e-o3-yes": 0.10}
+    # A set that costs more than $1 is no candidate at all: the scanner proposes nothing.
+    strategy = NegriskArb(updown_pairs=False, eval_every_s=1, sizers={"arb": ArbSizer(50.0)})
+    assert len(strategy.propose(run(61, event(), expensive), held=set())) == 0
+    near_miss = {
+        "e-o0-yes": 0.10,
+        "e-o1-yes": 0.37,
+        "e-o2-yes": 0.38,
+        "e-o3-yes": 0.10,
+    }  # 0.95 + 0.045 fees
     strategy = NegriskArb(
         updown_pairs=False,
         eval_every_s=1,
@@ -223,9 +232,9 @@ def test_negrisk_rejects_expensive_sets_and_augmented_events():
         sizers={"arb": ArbSizer(50.0)},
     )
     (frame,) = decide(
-        run(61, event(), expensive), [strategy], ctx=SizingContext(bankroll=1000.0), held=set()
+        run(61, event(), near_miss), [strategy], ctx=SizingContext(bankroll=1000.0), held=set()
     )
-    assert set(frame.reason.tolist()) == {"gate.arb"}
+    assert set(frame.reason.tolist()) == {"gate.arb"}  # a near miss: profit under min_profit
     cheap = {"e-o0-yes": 0.10, "e-o1-yes": 0.35, "e-o2-yes": 0.35, "e-o3-yes": 0.10}
     (frame,) = decide(
         run(61, event(augmented=True), cheap),
