@@ -84,7 +84,12 @@ def schema_for_config(cfg: Mapping[str, Any]) -> Schema:
                 checks.append(order_check(f"{path}.{low}", f"{path}.{high}"))
         if path.count(".") == 1 and path.startswith("strategies."):
             params.append(
-                Param(f"{path}.enabled", bool, description=f"strategy {path.split('.')[1]} proposes candidates",
-                      writers=WRITERS["human"], protected=True)  # fmt: skip
+                Param(
+                    f"{path}.enabled",
+                    bool,
+                    description=f"strategy {path.split('.')[1]} proposes candidates",
+                    writers=WRITERS["human"],
+                    protected=True,
+                )  # fmt: skip
             )
     return Schema.of(params, checks)
