@@ -1,4 +1,6 @@
-# edgeloop: the paper engine on the built-in simulator (or any db= / sim= override).
+# edgeloop: the paper engine on the built-in simulator. Arguments are Hydra overrides:
+#   docker run edgeloop db=postgres run.duration=2h
+# SIGTERM (docker stop) ends the run between two ticks and prints the ledger.
 FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
@@ -12,4 +14,3 @@ RUN pip install --no-cache-dir -c constraints.txt -e . \
 USER edgeloop
 # Set EDGELOOP_DB_URL (and db=postgres) to use PostgreSQL; the default is /app/var/edgeloop.db.
 ENTRYPOINT ["edgeloop"]
-CMD ["run.duration=null"]

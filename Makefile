@@ -32,8 +32,10 @@ lint: setup
 
 ## bench: the benchmarks under bench/ (each prints ratios against a reference)
 bench: setup
-	$(BIN)/python bench/loop.py
 	$(BIN)/python bench/pricing.py
+	$(BIN)/python bench/decision.py
+	$(BIN)/python bench/loop.py
+	$(BIN)/python bench/settings_reload.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
