@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    JSON,
     Integer,
     MetaData,
     String,
@@ -171,3 +172,65 @@ class PositionRow(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     payout: Mapped[float | None] = mapped_column(Float)
     pnl: Mapped[float | None] = mapped_column(Float)
+    # The token's mid 60 s after entry, and whether it was worse than the entry (a flip).
+    mark_60s: Mapped[float | None] = mapped_column(Float)
+    flipped: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class CalibrationRow(Base):
+    """One calibrator run for one strategy: what it saw and the thresholds before and after.
+
+    Centroids are means over the resolved signals of the window (|gamma_1pct|,
+    |delta_1pct|, IV/RV, |z|) for winners and losers; NULL when there were none.
+    ``before``/``after`` hold the adaptive thresholds (e.g. ``gates.sigma.min_sigma``)
+    as JSON; ``applied`` is false when the sample was under the minimum.
+    """
+
+    __tablename__ = "calibrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    strategy: Mapped[str] = mapped_column(String(64), index=True)
+    n_wins: Mapped[int] = mapped_column(Integer)
+    n_losses: Mapped[int] = mapped_column(Integer)
+    win_gamma: Mapped[float | None] = mapped_column(Float)
+    loss_gamma: Mapped[float | None] = mapped_column(Float)
+    win_delta: Mapped[float | None] = mapped_column(Float)
+    loss_delta: Mapped[float | None] = mapped_column(Float)
+    win_iv_rv: Mapped[float | None] = mapped_column(Float)
+    loss_iv_rv: Mapped[float | None] = mapped_column(Float)
+    win_sigma: Mapped[float | None] = mapped_column(Float)
+    loss_sigma: Mapped[float | None] = mapped_column(Float)
+    applied: Mapped[bool] = mapped_column(Boolean)
+    before: Mapped[dict] = mapped_column(JSON)
+    after: Mapped[dict] = mapped_column(JSON)
+
+
+class RegimeChangeRow(Base):
+    """The regime detector switching between CALM and CHOPPY."""
+
+    __tablename__ = "regime_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    regime: Mapped[str] = mapped_column(String(16))
+    flip_rate: Mapped[float] = mapped_column(Float)
+    sample: Mapped[int] = mapped_column(Integer)
+
+
+class BreakerEventRow(Base):
+    """A circuit-breaker trip or reset; the latest row is the breaker's state (survives restarts).
+
+    ``event``: ``trip`` or ``reset``. ``cause``: ``daily_loss``, ``consecutive_losses``,
+    ``drawdown``, ``stale_feed`` (trips), or ``rule``/``human`` (resets).
+    """
+
+    __tablename__ = "breaker_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    event: Mapped[str] = mapped_column(String(8))
+    cause: Mapped[str] = mapped_column(String(32))
+    value: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[str] = mapped_column(String(255), default="")
+    author: Mapped[str] = mapped_column(String(64), default="engine")

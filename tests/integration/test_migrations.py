@@ -13,7 +13,18 @@ from sqlalchemy import inspect
 from engine.ledger.db import alembic_config, make_engine
 from tests.helpers import BIN, ROOT
 
-TABLES = {"markets", "signals", "orders", "fills", "outcomes", "positions", "settings_versions"}
+TABLES = {
+    "markets",
+    "signals",
+    "orders",
+    "fills",
+    "outcomes",
+    "positions",
+    "settings_versions",
+    "calibrations",
+    "regime_changes",
+    "breaker_events",
+}
 
 
 def tables(url: str) -> set[str]:
