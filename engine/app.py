@@ -19,6 +19,7 @@ from sqlalchemy import inspect
 from engine.components import build, build_all
 from engine.core.state import MarketState
 from engine.core.validation import ConfigError
+from engine.drivers.closed_loop import ClosedLoop
 from engine.drivers.paper import Components, PaperDriver
 from engine.ledger.cli import render_ledger
 from engine.ledger.db import make_engine, make_sessionmaker, upgrade_to_head
@@ -57,6 +58,11 @@ def build_driver(cfg: DictConfig, sessions) -> PaperDriver:  # noqa: ANN001
         components=build_components(cfg),
         sessions=sessions,
         rebuild=build_components,
+        loop=ClosedLoop(
+            calibrator=build(cfg.adaptive.calibrator, "adaptive.calibrator"),
+            regime_config=build(cfg.adaptive.regime, "adaptive.regime"),
+            breaker_config=build(cfg.adaptive.breaker, "adaptive.breaker"),
+        ),
     )
 
 

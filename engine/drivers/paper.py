@@ -29,6 +29,7 @@ from engine.core.sizers import SizingContext
 from engine.core.state import MarketState
 from engine.core.strategies.base import Strategy
 from engine.core.validation import ConfigError, check_range
+from engine.drivers.closed_loop import ClosedLoop
 from engine.execution.paper import ExecutionReport, PaperVenue
 from engine.ledger import writes
 from engine.timeutil import iso, parse_duration
@@ -99,7 +100,12 @@ class Portfolio:
     def held(self) -> set[tuple[str, str, str]]:
         return set(self.open_cost)
 
-    def context(self, regime_factor: float = 1.0) -> SizingContext:
+    @property
+    def equity(self) -> float:
+        """Bankroll plus realized P&L: what the breaker's drawdown is measured on."""
+        return self.initial + self.realized
+
+    def context(self, regime_factor: float = 1.0, delta_prior=None) -> SizingContext:  # noqa: ANN001
         by_market: dict[str, float] = defaultdict(float)
         by_strategy: dict[str, float] = defaultdict(float)
         for (strategy, market, _side), usd in self.open_cost.items():
@@ -110,6 +116,7 @@ class Portfolio:
             exposure_by_market=by_market,
             exposure_by_strategy=by_strategy,
             regime_factor=regime_factor,
+            delta_prior=delta_prior,
         )
 
 
@@ -134,12 +141,16 @@ class PaperDriver:
         components: Components,
         sessions: sessionmaker[Session] | None,
         rebuild: Callable[[Any], Components] | None = None,
+        loop: ClosedLoop | None = None,
     ) -> None:
         self.sim = sim
         self.state = state
         self.components = components
         self.sessions = sessions
         self.rebuild = rebuild
+        self.loop = loop
+        # What the core runs: the configured strategies with the closed loop's gates.
+        self.strategies = loop.effective(components.strategies) if loop else components.strategies
         self.settings = None  # engine.settings_link.LiveSettings when the database layer is on
         self.settings_version = 0
         self.speed = _speed(getattr(sim, "speed", "max"))
@@ -147,10 +158,6 @@ class PaperDriver:
         self.counters = Counters()
         self.known_keys: set[str] = set()
         self._stop = False
-
-    @property
-    def strategies(self) -> list[Strategy]:
-        return self.components.strategies
 
     @property
     def venue(self) -> PaperVenue:
@@ -166,6 +173,9 @@ class PaperDriver:
         Market state, realized vol and positions are the driver's and survive.
         """
         self.components = components
+        self.strategies = (
+            self.loop.effective(components.strategies) if self.loop else components.strategies
+        )
         self.portfolio.initial = components.run.bankroll
         self.settings_version = version
         log.info(
@@ -213,6 +223,9 @@ class PaperDriver:
             self.known_keys = writes.signal_keys_for(
                 session=session, market_ids=self.state.live.market_id.tolist()
             )
+            if self.loop is not None:
+                self.loop.restore(session, self.sim.now, self.portfolio.equity)
+                self.strategies = self.loop.effective(self.components.strategies)
         log.info("resumed at %s: the ledger already holds everything up to it", iso(last))
         return last
 
@@ -257,22 +270,37 @@ class PaperDriver:
         tick = self.sim.step()
         self.state.apply(tick)
         self.counters.ticks += 1
+        loop = self.loop
         frames = []
-        if not self.components.kill_switch:  # open positions still settle below
-            frames = decide(
-                self.state, self.strategies, ctx=self.portfolio.context(), held=self.portfolio.held
+        # Kill switch or tripped breaker: no new entries; open positions still settle below.
+        if not (self.components.kill_switch or (loop is not None and loop.blocked)):
+            ctx = self.portfolio.context(
+                regime_factor=loop.stake_factor if loop else 1.0,
+                delta_prior=loop.delta_prior if loop else None,
             )
-        if not (tick.listed or tick.resolved or frames):
+            frames = decide(self.state, self.strategies, ctx=ctx, held=self.portfolio.held)
+        loop_due = loop is not None and loop.due(self.state.ts)
+        if not (tick.listed or tick.resolved or frames or loop_due):
             return
         with self.sessions.begin() as session:
             writes.record_markets(session=session, markets=tick.listed, source="sim")
+            settled = []
             for resolution in tick.resolved:
                 for p in writes.record_resolution(session=session, resolution=resolution):
                     self.portfolio.open_cost.pop((p.strategy, p.market_id, p.side), None)
                     self.portfolio.realized += p.pnl or 0.0
+                    settled.append(p)
                 self.counters.resolved += 1
             for frame in frames:
                 self._execute_and_record(session, frame)
+            if loop is not None and loop.on_tick(
+                session,
+                self.state,
+                settled=settled,
+                equity=self.portfolio.equity,
+                strategies=self.components.strategies,
+            ):
+                self.strategies = loop.effective(self.components.strategies)
 
     def _execute_and_record(self, session: Session, frame: SignalFrame) -> None:
         keys = frame.keys()
@@ -293,6 +321,10 @@ class PaperDriver:
             self._log_signal(frame, i, report)
             if report.fills:
                 held = (frame.strategy, frame.market_id[i], frame.side[i])
+                if self.loop is not None:
+                    self.loop.on_fill(
+                        self.state.ts, held, frame.token_id[i], report.cost / report.shares
+                    )
                 self.portfolio.open_cost[held] = (
                     self.portfolio.open_cost.get(held, 0.0) + report.cost + report.fees
                 )
@@ -359,9 +391,10 @@ class PaperDriver:
         rate = (self.sim.now - sim0) / wall if wall > 0 else float("inf")
         c = self.counters
         log.info(
-            "status t=%s markets=%d signals=%d accepted=%d fills=%d open=%d "
+            "status t=%s %s markets=%d signals=%d accepted=%d fills=%d open=%d "
             "bankroll=%.2f realized=%+.2f speed=%.0fx",
             iso(self.sim.now),
+            self.loop.status() if self.loop else "regime=off breaker=off",
             len(self.state.live),
             c.signals,
             c.accepted,

@@ -17,11 +17,14 @@ tables, so the numbers are the database's:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
+import numpy as np
 from scipy.stats import binomtest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.core.adaptive.calibrator import Outcomes
 from engine.ledger.models import FillRow, OrderRow, OutcomeRow, SignalRow
 
 TOTAL = "total"
@@ -148,3 +151,45 @@ def skip_mix(*, session: Session) -> list[tuple[str, str, int]]:
         .order_by(func.count().desc())
     )
     return [(s, r, int(c)) for s, r, c in session.execute(stmt)]
+
+
+def resolved_entries(
+    *, session: Session, strategy: str, since: datetime, until: datetime
+) -> Outcomes:
+    """The calibrator's input: single-leg filled entries of ``strategy`` resolved in [since, until]."""
+    stmt = (
+        select(
+            OrderRow.side,
+            OutcomeRow.winner,
+            OrderRow.cost,
+            OrderRow.fees,
+            OrderRow.filled_shares,
+            SignalRow.gamma_1pct,
+            SignalRow.delta_1pct,
+            SignalRow.iv_rv,
+            SignalRow.z,
+        )
+        .join(SignalRow, SignalRow.key == OrderRow.signal_key)
+        .join(OutcomeRow, OutcomeRow.market_id == OrderRow.market_id)
+        .where(
+            OrderRow.strategy == strategy,
+            OrderRow.filled_shares > 0,
+            SignalRow.group_key.is_(None),
+            OutcomeRow.resolved_at >= since,
+            OutcomeRow.resolved_at <= until,
+        )
+    )
+    rows = session.execute(stmt).all()
+
+    def col(i: int) -> np.ndarray:
+        return np.array([np.nan if r[i] is None else float(r[i]) for r in rows], dtype=float)
+
+    shares = col(4)
+    return Outcomes(
+        won=np.array([r[0] == r[1] for r in rows], dtype=bool),
+        cost=(col(2) + col(3)) / np.where(shares > 0, shares, np.nan),
+        gamma=col(5),
+        delta=col(6),
+        iv_rv=col(7),
+        z=col(8),
+    )

@@ -1,0 +1,241 @@
+"""The calibrator: move a strategy's gates toward where its winners are, never past the floors.
+
+Every ``every_s`` seconds of engine time it looks at the strategy's resolved
+entries of the last ``window_days`` and proposes, for the gates the strategy
+composes:
+
+- ``gates.vol_band.low/high``: the band of IV/RV where winners cluster (their
+  ``band_quantiles``);
+- ``gates.gamma_leash.cap``: when losers sit at higher |gamma_1pct| than winners,
+  ``gamma_cap_mult`` x the winners' centroid (the seed: losers 12, winners 5 -> 7.5);
+- ``gates.sigma.min_sigma``: raised, in ``sigma_step`` steps, to the cut-off that
+  keeps the most edge (dropping low-|z| entries that win less than they cost);
+- a delta prior: winners' and losers' |delta_1pct| as normals; a candidate's
+  multiplier is P(win | delta) / P(win), clipped to [0.5, 1.5].
+
+Floors: the configured value of every adaptive parameter (YAML, overrides,
+settings) is its floor, and a calibrated value is never looser than it. Under
+``min_samples`` nothing adapts; above, a proposal is shrunk toward the floor
+with weight ``n / (n + shrink_n)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.core.validation import check_order, check_range
+
+SIGMA = "gates.sigma.min_sigma"
+BAND_LOW = "gates.vol_band.low"
+BAND_HIGH = "gates.vol_band.high"
+GAMMA_CAP = "gates.gamma_leash.cap"
+# Which way is tighter for each adaptive key: +1 = higher is tighter, -1 = lower is tighter.
+TIGHTER = {SIGMA: +1, BAND_LOW: +1, BAND_HIGH: -1, GAMMA_CAP: -1}
+
+
+@dataclass(frozen=True)
+class CalibratorConfig:
+    enabled: bool = True
+    every_s: int = 300
+    window_days: float = 14.0
+    min_samples: int = 30
+    shrink_n: float = 30.0
+    band_quantiles: list[float] = field(default_factory=lambda: [0.1, 0.9])
+    gamma_cap_mult: float = 1.5
+    sigma_step: float = 0.25
+    sigma_max_raise: float = 2.0
+    min_band_samples: int = 10
+
+    def __post_init__(self) -> None:
+        check_range("every_s", self.every_s, 1, 86_400)
+        check_range("window_days", self.window_days, 0.01, 365.0)
+        check_range("min_samples", self.min_samples, 1, 1_000_000)
+        check_range("shrink_n", self.shrink_n, 0.0, 1e9)
+        lo, hi = self.band_quantiles
+        check_range("band_quantiles[0]", lo, 0.0, 0.5)
+        check_range("band_quantiles[1]", hi, 0.5, 1.0)
+        check_range("gamma_cap_mult", self.gamma_cap_mult, 1.0, 10.0)
+        check_range("sigma_step", self.sigma_step, 0.01, 5.0)
+        check_range("sigma_max_raise", self.sigma_max_raise, 0.0, 10.0)
+        check_range("min_band_samples", self.min_band_samples, 1, 1_000_000)
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Resolved entries of one strategy: one row per filled entry (arrays of equal length).
+
+    ``won``; ``cost`` = the fee-inclusive entry price per share (its break-even
+    win rate); ``gamma``, ``delta``, ``iv_rv``, ``z`` as recorded at entry.
+    """
+
+    won: np.ndarray
+    cost: np.ndarray
+    gamma: np.ndarray
+    delta: np.ndarray
+    iv_rv: np.ndarray
+    z: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.won)
+
+
+@dataclass(frozen=True)
+class DeltaPrior:
+    """Winners' and losers' |delta_1pct| as normals, the base win rate and the data weight."""
+
+    win_mean: float
+    win_std: float
+    loss_mean: float
+    loss_std: float
+    base_rate: float
+    weight: float
+
+    def multiplier(self, delta_1pct: np.ndarray) -> np.ndarray:
+        """P(win | |delta|) / P(win), shrunk toward 1 by the weight, clipped to [0.5, 1.5]."""
+        d = np.abs(np.nan_to_num(np.asarray(delta_1pct, dtype=float)))
+        log_lr = _log_normal(d, self.win_mean, self.win_std) - _log_normal(
+            d, self.loss_mean, self.loss_std
+        )
+        p0 = min(max(self.base_rate, 1e-6), 1 - 1e-6)
+        log_odds = np.clip(np.log(p0 / (1 - p0)) + log_lr, -50, 50)
+        p = 1.0 / (1.0 + np.exp(-log_odds))
+        mult = 1.0 + self.weight * (p / p0 - 1.0)
+        return np.clip(mult, 0.5, 1.5)
+
+    def to_dict(self) -> dict[str, float]:
+        return {f"delta_prior.{k}": float(v) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> DeltaPrior | None:
+        try:
+            return cls(
+                **{
+                    k.removeprefix("delta_prior."): float(v)
+                    for k, v in doc.items()
+                    if k.startswith("delta_prior.")
+                }
+            )
+        except TypeError:
+            return None
+
+
+def _log_normal(x: np.ndarray, mean: float, std: float) -> np.ndarray:
+    std = max(std, 1e-6)
+    return -0.5 * ((x - mean) / std) ** 2 - np.log(std)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What one run found: sample counts, centroids, thresholds and the delta prior."""
+
+    n_wins: int
+    n_losses: int
+    centroids: dict[str, float | None]
+    before: dict[str, float]
+    after: dict[str, float]
+    applied: bool
+    delta_prior: DeltaPrior | None
+
+
+def _mean(x: np.ndarray) -> float | None:
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if len(x) else None
+
+
+def _tightest(key: str, floor: float, value: float) -> float:
+    """``value`` if it is at least as tight as ``floor``, else ``floor``."""
+    return max(floor, value) if TIGHTER[key] > 0 else min(floor, value)
+
+
+def calibrate(outcomes: Outcomes, floors: dict[str, float], cfg: CalibratorConfig) -> Calibration:
+    """Propose tighter values for the adaptive keys in ``floors`` (the strategy's own gates)."""
+    won = np.asarray(outcomes.won, dtype=bool)
+    n, n_wins = len(won), int(won.sum())
+    g, d, v, z = (
+        np.abs(outcomes.gamma),
+        np.abs(outcomes.delta),
+        outcomes.iv_rv,
+        np.abs(outcomes.z),
+    )
+    centroids = {
+        "win_gamma": _mean(g[won]), "loss_gamma": _mean(g[~won]),
+        "win_delta": _mean(d[won]), "loss_delta": _mean(d[~won]),
+        "win_iv_rv": _mean(v[won]), "loss_iv_rv": _mean(v[~won]),
+        "win_sigma": _mean(z[won]), "loss_sigma": _mean(z[~won]),
+    }  # fmt: skip
+    before = dict(floors)
+    if n < cfg.min_samples or n_wins == 0 or n_wins == n:
+        return Calibration(n_wins, n - n_wins, centroids, before, dict(floors), False, None)
+    weight = n / (n + cfg.shrink_n)
+    proposal: dict[str, float] = {}
+    if BAND_LOW in floors and BAND_HIGH in floors:
+        wins_v = v[won & np.isfinite(v)]
+        if len(wins_v) >= cfg.min_band_samples:
+            proposal[BAND_LOW], proposal[BAND_HIGH] = np.quantile(
+                wins_v, cfg.band_quantiles
+            ).tolist()
+    if GAMMA_CAP in floors:
+        wg, lg = centroids["win_gamma"], centroids["loss_gamma"]
+        if wg is not None and lg is not None and lg > wg:
+            proposal[GAMMA_CAP] = cfg.gamma_cap_mult * wg
+    if SIGMA in floors:
+        proposal[SIGMA] = _sigma_proposal(floors[SIGMA], won, outcomes.cost, z, cfg)
+    after = dict(floors)
+    for key, value in proposal.items():
+        shrunk = floors[key] + weight * (value - floors[key])
+        after[key] = _tightest(key, floors[key], shrunk)
+    if BAND_LOW in after and after[BAND_LOW] > after[BAND_HIGH]:
+        after[BAND_LOW], after[BAND_HIGH] = floors[BAND_LOW], floors[BAND_HIGH]
+    prior = _delta_prior(d, won, weight)
+    return Calibration(n_wins, n - n_wins, centroids, before, after, True, prior)
+
+
+def _sigma_proposal(
+    floor: float, won: np.ndarray, cost: np.ndarray, z: np.ndarray, cfg: CalibratorConfig
+) -> float:
+    """The cut-off t in [floor, floor + sigma_max_raise] that keeps the most edge.
+
+    Each entry's edge is ``won - cost`` (payout minus the fee-inclusive price per
+    share); raising min_sigma to t drops the entries with |z| < t. A cut-off is
+    only considered when at least ``min_band_samples`` entries fall below it.
+    """
+    edge = won.astype(float) - cost
+    ok = np.isfinite(edge) & np.isfinite(z) & (z >= floor)
+    z, edge = z[ok], edge[ok]
+    best, best_kept = floor, edge.sum()
+    for t in np.arange(floor + cfg.sigma_step, floor + cfg.sigma_max_raise + 1e-9, cfg.sigma_step):
+        dropped = z < t
+        if dropped.sum() < cfg.min_band_samples:
+            continue
+        kept = edge[~dropped].sum()
+        if kept > best_kept:
+            best, best_kept = float(t), kept
+    return best
+
+
+def _delta_prior(d: np.ndarray, won: np.ndarray, weight: float) -> DeltaPrior | None:
+    dw, dl = d[won & np.isfinite(d)], d[~won & np.isfinite(d)]
+    if len(dw) < 2 or len(dl) < 2:
+        return None
+    return DeltaPrior(
+        float(dw.mean()), float(dw.std(ddof=1)), float(dl.mean()), float(dl.std(ddof=1)),
+        float(won.mean()), float(weight),
+    )  # fmt: skip
+
+
+def tighten(floors: dict[str, float], calibrated: dict[str, float]) -> dict[str, float]:
+    """Calibrated values re-clamped against (possibly new) floors: never looser than a floor."""
+    out = {}
+    for key, floor in floors.items():
+        value = calibrated.get(key, floor)
+        out[key] = _tightest(key, floor, value) if key in TIGHTER else floor
+    if BAND_LOW in out and BAND_HIGH in out and out[BAND_LOW] > out[BAND_HIGH]:
+        out[BAND_LOW], out[BAND_HIGH] = floors[BAND_LOW], floors[BAND_HIGH]
+    return out
+
+
+def check_floors_order(floors: dict[str, float]) -> None:
+    if BAND_LOW in floors and BAND_HIGH in floors:
+        check_order(BAND_LOW, floors[BAND_LOW], BAND_HIGH, floors[BAND_HIGH])
