@@ -38,7 +38,7 @@ def test_default_composition_builds_the_paper_engine():
         "liquidity",
     ]
     assert list(strategy.sizers) == [
-        "kelly", "delta_prior", "flip_risk_tax", "regime_factor", "stake_cap", "exposure_cap", "venue_rounding"
+        "kelly", "delta_prior", "flip_risk_tax", "stake_cap", "regime_factor", "exposure_cap", "venue_rounding"
     ]  # fmt: skip
     assert strategy.gates["sigma"].min_sigma == 1.5
     assert (strategy.gates["dead_zone"].low, strategy.gates["dead_zone"].high) == (0.42, 0.58)
