@@ -4,8 +4,8 @@ Every ``every_s`` seconds of engine time it looks at the strategy's resolved
 entries of the last ``window_days`` and proposes, for the gates the strategy
 composes:
 
-- ``gates.vol_band.low/high``: the band of IV/RV where winners cluster (their
-  ``band_quantiles``);
+- ``gates.vol_band.low/high``: the band of IV/RV where the winning edge clusters:
+  the band that keeps the most ``won - cost`` (payout minus fee-inclusive price);
 - ``gates.gamma_leash.cap``: when losers sit at higher |gamma_1pct| than winners,
   ``gamma_cap_mult`` x the winners' centroid (the seed: losers 12, winners 5 -> 7.5);
 - ``gates.sigma.min_sigma``: raised, in ``sigma_step`` steps, to the cut-off that
@@ -21,7 +21,7 @@ with weight ``n / (n + shrink_n)``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,7 +42,6 @@ class CalibratorConfig:
     window_days: float = 14.0
     min_samples: int = 30
     shrink_n: float = 30.0
-    band_quantiles: list[float] = field(default_factory=lambda: [0.1, 0.9])
     gamma_cap_mult: float = 1.5
     sigma_step: float = 0.25
     sigma_max_raise: float = 2.0
@@ -53,9 +52,6 @@ class CalibratorConfig:
         check_range("window_days", self.window_days, 0.01, 365.0)
         check_range("min_samples", self.min_samples, 1, 1_000_000)
         check_range("shrink_n", self.shrink_n, 0.0, 1e9)
-        lo, hi = self.band_quantiles
-        check_range("band_quantiles[0]", lo, 0.0, 0.5)
-        check_range("band_quantiles[1]", hi, 0.5, 1.0)
         check_range("gamma_cap_mult", self.gamma_cap_mult, 1.0, 10.0)
         check_range("sigma_step", self.sigma_step, 0.01, 5.0)
         check_range("sigma_max_raise", self.sigma_max_raise, 0.0, 10.0)
@@ -171,11 +167,9 @@ def calibrate(outcomes: Outcomes, floors: dict[str, float], cfg: CalibratorConfi
     weight = n / (n + cfg.shrink_n)
     proposal: dict[str, float] = {}
     if BAND_LOW in floors and BAND_HIGH in floors:
-        wins_v = v[won & np.isfinite(v)]
-        if len(wins_v) >= cfg.min_band_samples:
-            proposal[BAND_LOW], proposal[BAND_HIGH] = np.quantile(
-                wins_v, cfg.band_quantiles
-            ).tolist()
+        band = _band_proposal(floors[BAND_LOW], floors[BAND_HIGH], won, outcomes.cost, v, cfg)
+        if band is not None:
+            proposal[BAND_LOW], proposal[BAND_HIGH] = band
     if GAMMA_CAP in floors:
         wg, lg = centroids["win_gamma"], centroids["loss_gamma"]
         if wg is not None and lg is not None and lg > wg:
@@ -190,6 +184,42 @@ def calibrate(outcomes: Outcomes, floors: dict[str, float], cfg: CalibratorConfi
         after[BAND_LOW], after[BAND_HIGH] = floors[BAND_LOW], floors[BAND_HIGH]
     prior = _delta_prior(d, won, weight)
     return Calibration(n_wins, n - n_wins, centroids, before, after, True, prior)
+
+
+def _band_proposal(
+    floor_low: float,
+    floor_high: float,
+    won: np.ndarray,
+    cost: np.ndarray,
+    v: np.ndarray,
+    cfg: CalibratorConfig,
+) -> tuple[float, float] | None:
+    """The IV/RV band inside the floor band that keeps the most edge (``won - cost`` summed).
+
+    Candidate edges are the entries' own IV/RV values (every 2.5 % of them, the low
+    edge below the median, the high one above); a cut must drop at least
+    ``min_band_samples`` entries to count, and no cut keeps the floor band.
+    """
+    edge = won.astype(float) - cost
+    ok = np.isfinite(v) & np.isfinite(edge) & (v >= floor_low) & (v <= floor_high)
+    v, edge = v[ok], edge[ok]
+    if len(v) < 2 * cfg.min_band_samples:
+        return None
+    order = np.argsort(v)
+    v, edge = v[order], edge[order]
+    cum = np.concatenate([[0.0], np.cumsum(edge)])  # cum[i] = edge of the i lowest entries
+    n, m = len(v), cfg.min_band_samples
+    lows = [0] + list(range(m, n // 2 + 1, max(1, n // 40)))
+    highs = [n] + list(range(n - m, n // 2 - 1, -max(1, n // 40)))
+    best = (cum[n] - cum[0], 0, n)
+    for i in lows:
+        for j in highs:
+            if j > i and cum[j] - cum[i] > best[0]:
+                best = (cum[j] - cum[i], i, j)
+    _, i, j = best
+    low = floor_low if i == 0 else float(v[i])
+    high = floor_high if j == n else float(v[j - 1])
+    return low, high
 
 
 def _sigma_proposal(
