@@ -9,8 +9,11 @@ COPY engine ./engine
 COPY settings_service ./settings_service
 COPY conf ./conf
 COPY migrations ./migrations
+COPY ui ./ui
+COPY .streamlit ./.streamlit
 RUN pip install --no-cache-dir -c constraints.txt -e . \
     && useradd --create-home edgeloop && mkdir -p /app/var && chown edgeloop /app/var
 USER edgeloop
 # Set EDGELOOP_DB_URL (and db=postgres) to use PostgreSQL; the default is /app/var/edgeloop.db.
+# The dashboard: docker run --entrypoint streamlit -p 8501:8501 edgeloop run ui/app.py
 ENTRYPOINT ["edgeloop"]

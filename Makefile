@@ -4,8 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 ARGS   ?=
+DB     ?=
+UI_PORT ?= 8501
+UI     := $(BIN)/streamlit run ui/app.py --server.port $(UI_PORT)
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run ui test lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,8 +20,17 @@ $(STAMP): pyproject.toml constraints.txt
 setup: $(STAMP)
 
 ## run: the paper engine on the built-in simulator (SQLite at var/edgeloop.db); ARGS="run.duration=2h sim.speed=max"
+## and the dashboard at http://localhost:8501 (UI_PORT), in the background, stopped with the engine
 run: setup
-	$(BIN)/edgeloop $(ARGS)
+	@mkdir -p var
+	@$(UI) $(if $(DB),-- --db $(DB)) > var/ui.log 2>&1 & ui=$$!; \
+	trap 'kill $$ui 2>/dev/null' EXIT INT TERM; \
+	echo "edgeloop: dashboard at http://localhost:$(UI_PORT) (log: var/ui.log)"; \
+	$(BIN)/edgeloop $(ARGS) $(if $(DB),db.url=$(DB))
+
+## ui: the dashboard alone, on DB (default: $EDGELOOP_DB_URL, else var/edgeloop.db): make ui DB=sqlite:///var/x.db
+ui: setup
+	$(UI) $(if $(DB),-- --db $(DB))
 
 ## test: every test (unit, integration on PostgreSQL, end-to-end)
 test: setup

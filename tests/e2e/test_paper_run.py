@@ -28,7 +28,9 @@ def test_a_bounded_run_trades_logs_and_prints_the_ledger(two_hour_run):
         logs,
     )
     assert len(signal_lines) >= 5
-    status = re.findall(r"status t=\S+ regime=(?:CALM|CHOPPY) flip_rate=\S+ breaker=\S+ markets=\d+", logs)
+    status = re.findall(
+        r"status t=\S+ regime=(?:CALM|CHOPPY) flip_rate=\S+ breaker=\S+ markets=\d+", logs
+    )
     assert len(status) >= 119  # one per simulated minute
     assert re.search(r"greeks-live sym=\w+ Δ=[+-][\d.]+ Γ=[+-][\d.]+ IV/RV=", logs)
     assert "break-even WR" in proc.stdout and "total" in proc.stdout

@@ -1,0 +1,148 @@
+"""Ledger: per strategy and total, win rate beside break-even, P&L after fees, p-value, Wilson
+interval; the equity curve, the skip mix and every trade (CSV)."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from ui import queries as q
+from ui.fmt import pct, pval, usd
+
+url = q.db_url()
+st.title("Ledger")
+if not q.has_ledger(url):
+    st.warning(f"No ledger at {url}: run `edgeloop` (or `make run`) first.")
+    st.stop()
+
+names = q.strategies(url)["strategy"].tolist()
+everything = q.trades(url)
+left, right = st.columns([3, 2])
+picked = left.multiselect("Strategies", names, default=names, placeholder="all strategies")
+chosen = None if not picked or set(picked) == set(names) else tuple(sorted(picked))
+start = end = None
+if not everything.empty:
+    first, last = everything["settled_at"].min().date(), everything["settled_at"].max().date()
+    span = right.date_input(
+        "Settled between (UTC)", value=(first, last), min_value=first, max_value=last
+    )
+    lo, hi = (span[0], span[-1]) if span else (first, last)
+    start, end = (None, None) if (lo, hi) == (first, last) else (lo, hi)
+
+summary = q.ledger_summary(url, chosen, start, end)
+total = summary[summary["strategy"] == "total"].iloc[0]
+filtered = chosen is not None or start is not None
+a, b, c, d, e = st.columns(5)
+a.metric("Trades", int(total["trades"]), help="resolved filled orders; an arb's legs are one")
+b.metric(
+    "Win rate",
+    pct(total["win_rate"]),
+    delta=None if pd.isna(total["win_rate"]) else
+    f"{100 * (total['win_rate'] - total['breakeven_win_rate']):+.1f} pp vs break-even",
+    help="the delta is the win rate minus the break-even win rate: only a positive one pays",
+)  # fmt: skip
+c.metric("Break-even WR", pct(total["breakeven_win_rate"]), help="mean fee-inclusive entry price")
+d.metric("P&L after fees", usd(total["pnl"], sign=True), help=f"fees paid {usd(total['fees'])}")
+e.metric("p-value", pval(total["p_value"]), help="one-sided binomial test against break-even")
+if total["trades"] and total["win_rate"] < total["breakeven_win_rate"]:
+    st.error("The win rate is below the break-even win rate: these entries lose money.")
+
+st.dataframe(
+    summary,
+    hide_index=True,
+    column_config={
+        "win_rate": st.column_config.NumberColumn("WR", format="percent"),
+        "breakeven_win_rate": st.column_config.NumberColumn("break-even WR", format="percent"),
+        "pnl": st.column_config.NumberColumn("P&L after fees", format="%+.2f $"),
+        "fees": st.column_config.NumberColumn(format="%.2f $"),
+        "p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
+        "wr_low": st.column_config.NumberColumn("WR 95% low", format="percent"),
+        "wr_high": st.column_config.NumberColumn("WR 95% high", format="percent"),
+    },
+)
+notes = q.ledger_notes(url).iloc[0]
+st.caption(
+    "P&L is after fees, in USD, over resolved trades. Break-even WR = mean fee-inclusive entry "
+    "price; p-value = one-sided binomial test of the wins against it (small = not a coin flip); "
+    "WR 95% = Wilson score interval."
+    + (" Filtered: the total covers the selection only." if filtered else "")
+    + (
+        f" Open (unresolved): {int(notes['open_orders'])} orders, "
+        f"{usd(notes['open_cost'])} at stake, not counted."
+        if notes["open_orders"]
+        else ""
+    )
+)
+
+st.subheader("Equity")
+equity = q.equity_curve(url, chosen, start, end)
+if equity.empty:
+    st.caption("No settled position yet.")
+else:
+    per_strategy = (
+        alt.Chart(equity)
+        .mark_line(interpolate="step-after", strokeWidth=1.5)
+        .encode(
+            x=alt.X("closed_at:T", title="settled (engine time, UTC)"),
+            y=alt.Y("strategy_equity:Q", title="cumulative P&L after fees ($)"),
+            color=alt.Color("strategy:N", title="strategy"),
+            tooltip=["closed_at:T", "strategy:N", "pnl:Q", "strategy_equity:Q"],
+        )
+    )
+    overall = (
+        alt.Chart(equity)
+        .mark_line(interpolate="step-after", strokeWidth=3, color="#333")
+        .encode(x="closed_at:T", y="equity:Q", tooltip=["closed_at:T", "equity:Q"])
+    )
+    st.altair_chart((per_strategy + overall).properties(height=320), width="stretch")
+    st.caption("Thick line: all selected strategies; thin lines: each strategy.")
+
+st.subheader("Skip mix")
+mix = q.skip_mix(url, chosen)
+if mix.empty:
+    st.caption("No rejected candidate.")
+else:
+    heat = (
+        alt.Chart(mix)
+        .mark_rect()
+        .encode(
+            x=alt.X("strategy:N", title=None),
+            y=alt.Y(
+                "reason:N", title=None, sort=alt.EncodingSortField("count", "sum", "descending")
+            ),
+            color=alt.Color(
+                "count:Q", scale=alt.Scale(scheme="blues", type="log"), title="rejected"
+            ),
+            tooltip=["strategy:N", "reason:N", "count:Q", alt.Tooltip("share:Q", format=".1%")],
+        )
+    )
+    labels = heat.mark_text(fontSize=11).encode(
+        text="count:Q",
+        color=alt.condition(alt.datum.share > 0.2, alt.value("white"), alt.value("black")),
+    )
+    st.altair_chart((heat + labels).properties(height=28 * mix["reason"].nunique() + 40))
+    st.caption("Rejected candidates per strategy and the first stage that refused them, all time.")
+
+st.subheader("Trades")
+shown = q.trades(url, chosen, start, end)
+st.download_button(
+    "Download CSV",
+    shown.to_csv(index=False).encode(),
+    file_name="edgeloop-trades.csv",
+    mime="text/csv",
+)
+st.dataframe(
+    shown,
+    hide_index=True,
+    height=360,
+    column_config={
+        "opened_at": st.column_config.DatetimeColumn("opened", format="MM-DD HH:mm:ss"),
+        "settled_at": st.column_config.DatetimeColumn("settled", format="MM-DD HH:mm:ss"),
+        "cost": st.column_config.NumberColumn(format="%.2f"),
+        "fees": st.column_config.NumberColumn(format="%.3f"),
+        "payout": st.column_config.NumberColumn(format="%.2f"),
+        "pnl": st.column_config.NumberColumn("P&L", format="%+.2f"),
+        "entry_price": st.column_config.NumberColumn("entry (with fees)", format="%.3f"),
+        "fair": st.column_config.NumberColumn(format="%.3f"),
+        "z": st.column_config.NumberColumn(format="%+.2f"),
+    },
+)
