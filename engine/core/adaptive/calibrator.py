@@ -8,6 +8,11 @@ composes:
   the band that keeps the most ``won - cost`` (payout minus fee-inclusive price);
 - ``gates.gamma_leash.cap``: when losers sit at higher |gamma_1pct| than winners,
   ``gamma_cap_mult`` x the winners' centroid (the seed: losers 12, winners 5 -> 7.5);
+
+Evidence first: a cut is adopted only when the entries it would have dropped
+lost money beyond doubt (at least ``min_band_samples`` of them, mean edge
+``won - cost`` with a t-statistic under ``-min_t``). Centroids alone are not
+evidence: losers at high |gamma| may still have been cheap enough to pay.
 - ``gates.sigma.min_sigma``: raised, in ``sigma_step`` steps, to the cut-off that
   keeps the most edge (dropping low-|z| entries that win less than they cost);
 - a delta prior: winners' and losers' |delta_1pct| as normals; a candidate's
@@ -46,6 +51,7 @@ class CalibratorConfig:
     sigma_step: float = 0.25
     sigma_max_raise: float = 2.0
     min_band_samples: int = 10
+    min_t: float = 2.0
 
     def __post_init__(self) -> None:
         check_range("every_s", self.every_s, 1, 86_400)
@@ -56,6 +62,7 @@ class CalibratorConfig:
         check_range("sigma_step", self.sigma_step, 0.01, 5.0)
         check_range("sigma_max_raise", self.sigma_max_raise, 0.0, 10.0)
         check_range("min_band_samples", self.min_band_samples, 1, 1_000_000)
+        check_range("min_t", self.min_t, 0.0, 10.0)
 
 
 @dataclass(frozen=True)
@@ -173,7 +180,10 @@ def calibrate(outcomes: Outcomes, floors: dict[str, float], cfg: CalibratorConfi
     if GAMMA_CAP in floors:
         wg, lg = centroids["win_gamma"], centroids["loss_gamma"]
         if wg is not None and lg is not None and lg > wg:
-            proposal[GAMMA_CAP] = cfg.gamma_cap_mult * wg
+            cap = cfg.gamma_cap_mult * wg
+            edge = won.astype(float) - outcomes.cost
+            if _loses(edge[np.isfinite(g) & (g > cap)], cfg):
+                proposal[GAMMA_CAP] = cap
     if SIGMA in floors:
         proposal[SIGMA] = _sigma_proposal(floors[SIGMA], won, outcomes.cost, z, cfg)
     after = dict(floors)
@@ -184,6 +194,18 @@ def calibrate(outcomes: Outcomes, floors: dict[str, float], cfg: CalibratorConfi
         after[BAND_LOW], after[BAND_HIGH] = floors[BAND_LOW], floors[BAND_HIGH]
     prior = _delta_prior(d, won, weight)
     return Calibration(n_wins, n - n_wins, centroids, before, after, True, prior)
+
+
+def _loses(edge: np.ndarray, cfg: CalibratorConfig) -> bool:
+    """Whether entries with these edges (``won - cost``) lose money beyond doubt: at least
+    ``min_band_samples`` of them and a t-statistic of their mean edge below ``-min_t``."""
+    n = len(edge)
+    if n < cfg.min_band_samples:
+        return False
+    sd = edge.std(ddof=1) if n > 1 else 0.0
+    if sd == 0.0:
+        return bool(edge.mean() < 0)
+    return bool(edge.mean() / (sd / np.sqrt(n)) < -cfg.min_t)
 
 
 def _band_proposal(
@@ -213,7 +235,11 @@ def _band_proposal(
     highs = [n] + list(range(n - m, n // 2 - 1, -max(1, n // 40)))
     best = (cum[n] - cum[0], 0, n)
     for i in lows:
+        if i and not _loses(edge[:i], cfg):
+            continue
         for j in highs:
+            if j < n and not _loses(edge[j:], cfg):
+                continue
             if j > i and cum[j] - cum[i] > best[0]:
                 best = (cum[j] - cum[i], i, j)
     _, i, j = best
@@ -237,7 +263,7 @@ def _sigma_proposal(
     best, best_kept = floor, edge.sum()
     for t in np.arange(floor + cfg.sigma_step, floor + cfg.sigma_max_raise + 1e-9, cfg.sigma_step):
         dropped = z < t
-        if dropped.sum() < cfg.min_band_samples:
+        if not _loses(edge[dropped], cfg):
             continue
         kept = edge[~dropped].sum()
         if kept > best_kept:
