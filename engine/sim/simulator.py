@@ -89,7 +89,9 @@ class MarketSimulator:
     (0 = pure GBM) and ``chop_half_life_s`` its half-life; ``vol_regime_switch``
     is the probability per hour of switching between ``vol`` and
     ``vol * vol_high_mult``. ``mm_lag_s``: market makers price from spot this
-    many seconds old. ``mm_noise``: stdev of the noise on their UP mid
+    many seconds old; with ``mm_lag_min_move`` > 0 only when spot moved more than
+    that many sigma (of ``mm_vol`` over the lag) in those seconds, else they quote
+    the current spot. ``mm_noise``: stdev of the noise on their UP mid
     (probability units). ``level_size``: shares at the best level, level i holds
     ``(1 + i)`` times that. ``speed``: sim seconds per wall second, or ``"max"``;
     the drivers pace by it, the simulator never sleeps. ``mm_vol=None`` means
@@ -119,6 +121,7 @@ class MarketSimulator:
     vol_regime_switch: float = 0.0
     vol_high_mult: float = 2.0
     mm_lag_s: int = 5
+    mm_lag_min_move: float = 0.0
     mm_noise: float = 0.01
     mm_vol: float | None = None
     half_spread: float = 0.01
@@ -254,6 +257,11 @@ class MarketSimulator:
         size = self.mm_lag_s + 1
         st.hist[st.n % size] = spot
         lagged = st.hist[(st.n + 1) % size]  # the oldest row: spot mm_lag_s seconds ago
+        if self.mm_lag_min_move > 0.0 and self.mm_lag_s > 0:
+            # Quoting keeps up with ordinary moves and falls behind only fast ones.
+            scale = self.mm_vol * math.sqrt(self.mm_lag_s / SECONDS_PER_YEAR)
+            fast = np.abs(np.log(spot / lagged)) > self.mm_lag_min_move * scale
+            lagged = np.where(fast, lagged, spot)
         remaining = (st.end_ts - ts) / SECONDS_PER_YEAR
         fair = range_fair_value(lagged[st.sym_idx], st.edges, remaining, self.mm_vol)
         st.noise[:n_up] = z[3 * n_sym :]

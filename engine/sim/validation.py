@@ -37,6 +37,7 @@ def validate(sim: MarketSimulator) -> None:
     check("vol_regime_switch", sim.vol_regime_switch, 0.0, 60.0)
     check("vol_high_mult", sim.vol_high_mult, 1.0, 10.0)
     set_(sim, "mm_lag_s", whole("mm_lag_s", sim.mm_lag_s, 0, 600))
+    check("mm_lag_min_move", sim.mm_lag_min_move, 0.0, 20.0)
     check("mm_noise", sim.mm_noise, 0.0, 0.5)
     check("half_spread", sim.half_spread, 0.0, 0.25, lo_open=True)
     set_(sim, "levels", whole("levels", sim.levels, 1, 50))

@@ -371,3 +371,33 @@ def test_config_fields_are_frozen():
     sim = MarketSimulator(seed=0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         sim.vol = 1.0
+
+
+def test_mm_lag_min_move_lags_only_fast_moves():
+    lag, vol, k = 5, 0.45, 1.0
+    sim = MarketSimulator(
+        seed=4,
+        symbols=["BTCUSDT"],
+        windows=[900],
+        mm_lag_s=lag,
+        mm_noise=0.0,
+        mm_vol=vol,
+        mm_lag_min_move=k,
+    )
+    ticks = run(sim, 900)
+    spots = [t.spot["BTCUSDT"] for t in ticks]
+    scale = vol * math.sqrt(lag / YEAR)
+    market, fast_seen, slow_seen = None, 0, 0
+    for i, tick in enumerate(ticks):
+        market = tick.listed[0] if tick.listed else market
+        if i < 15:
+            continue
+        fast = abs(math.log(spots[i] / spots[i - lag])) > k * scale
+        quoted = spots[i - lag] if fast else spots[i]
+        fair = ref_fair(quoted, market.strike, market.end_ts - tick.ts, vol)
+        if not 0.05 < fair < 0.95:
+            continue
+        assert abs(tick.books[market.up_token].mid - fair) <= 0.005 + EPS
+        fast_seen += fast
+        slow_seen += not fast
+    assert fast_seen > 20 and slow_seen > 20
