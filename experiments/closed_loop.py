@@ -61,10 +61,14 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--train-days", type=int, default=1)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("overrides", nargs="*", help="more Hydra overrides for both runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         on, off = f"sqlite:///{tmp}/on.db", f"sqlite:///{tmp}/off.db"
-        procs = [run(on, args.days, args.seed), run(off, args.days, args.seed, "adaptive=static")]
+        procs = [
+            run(on, args.days, args.seed, *args.overrides),
+            run(off, args.days, args.seed, "adaptive=static", *args.overrides),
+        ]
         if any(p.wait() for p in procs):
             raise SystemExit("a run failed: see var/runs/experiment")
         since = START + timedelta(days=args.train_days)
