@@ -48,7 +48,7 @@ COLUMNS: dict[str, tuple[type, str]] = {
 }
 OBJECT_COLUMNS = tuple(k for k, (t, _) in COLUMNS.items() if t is object)
 FLOAT_COLUMNS = tuple(k for k, (t, _) in COLUMNS.items() if t is float)
-REQUIRED = ("market_id", "symbol", "side", "token_id", "trigger", "price", "fair", "fee_rate")
+REQUIRED = ("market_id", "symbol", "side", "token_id", "trigger", "price", "fee_rate")
 
 
 @dataclass

@@ -23,7 +23,7 @@ def decide(
         if not len(frame):
             continue
         apply_gates(frame, strategy.gates)
-        if frame.accepted.any():
+        if frame._ok.any():
             apply_sizers(frame, strategy.sizers, ctx)
         frames.append(frame)
     return frames

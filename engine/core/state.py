@@ -63,6 +63,7 @@ class LiveMarkets:
         for name, dtype in _MARKET_COLUMNS.items():
             setattr(self, name, np.array([getattr(m, name) for m in markets], dtype=dtype))
         self.sym = np.zeros(len(markets), dtype=int) if sym is None else sym
+        self.is_range = self.kind == "range"
         # A stable per-market number that spreads periodic evaluations over the seconds
         # of a period, so 600 markets do not all wake up in the same tick. The legs of
         # an event share their event's phase: they are evaluated together.

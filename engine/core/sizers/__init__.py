@@ -221,8 +221,17 @@ class ArbSizer:
 def apply_sizers(frame: SignalFrame, sizers: dict[str, Sizer], ctx: SizingContext) -> None:
     """Run the chain on accepted rows; a row whose stake ends at <= 0 is rejected."""
     stake = np.zeros(len(frame))
+    ok = frame._ok  # updated in place by reject()
     for name, sizer in sizers.items():
-        stake = np.where(frame.accepted, sizer.size(frame, stake, ctx), 0.0)
-        frame.reject(~(stake > 0.0), f"sizer.{name}", stake)
+        stake = np.where(ok, sizer.size(frame, stake, ctx), 0.0)
+        frame.reject(~(stake > 0.0), _SIZER_REASON.get(name) or _reason(name), stake)
     reject_broken_groups(frame)
-    frame.stake = np.where(frame.accepted, stake, 0.0)
+    frame.stake = np.where(ok, stake, 0.0)
+
+
+_SIZER_REASON: dict[str, str] = {}
+
+
+def _reason(name: str) -> str:
+    _SIZER_REASON[name] = f"sizer.{name}"
+    return _SIZER_REASON[name]

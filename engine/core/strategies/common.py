@@ -14,7 +14,7 @@ from engine.core.fees import fee_per_share
 from engine.core.frame import SignalFrame
 from engine.core.pricing import SECONDS_PER_YEAR, implied_vol, price_greeks, scaled_greeks
 from engine.core.state import MarketState
-from engine.core.types import DOWN, RANGE, UP, Book
+from engine.core.types import DOWN, UP, Book
 
 _MISSING = Book("", np.empty((0, 2)), np.empty((0, 2)), ts=float("nan"))
 
@@ -96,7 +96,6 @@ def price_rows(
         "fee_rate": fee_rate,
         "book_age_s": book_age,
         "spot_age_s": state.ts - state.spot_ts_arr[sym],
-        "fair": np.full(len(idx), np.nan),
     }
     if model:
         with np.errstate(all="ignore"):
@@ -108,15 +107,17 @@ def price_rows(
 def _model_columns(live, idx, up, S, K, remaining, sig, ask, fee_rate) -> dict[str, object]:  # noqa: ANN001
     """Fair value, edge, scaled Greeks and implied vol of the rows (NaN while vol warms up)."""
     T = remaining / SECONDS_PER_YEAR
-    is_range = live.kind[idx] == RANGE
-    g = _greeks(S, K, T, np.nan_to_num(sig, nan=0.0), up)
-    if is_range.any():
-        r = _range_greeks(S, live.low[idx], live.high[idx], T, np.nan_to_num(sig), up)
+    is_range = live.is_range[idx]
+    any_range = bool(is_range.any())
+    g = _greeks(S, K, T, sig, up)  # NaN sigma (warm-up) in, NaN out
+    if any_range:
+        r = _range_greeks(S, live.low[idx], live.high[idx], T, sig, up)
         g = type(g)(*(np.where(is_range, a, b) for a, b in zip(r, g, strict=True)))
-    g = type(g)(*(np.where(np.isfinite(sig), v, np.nan) for v in g))
     scaled = scaled_greeks(g, S)
     # The put's implied vol is the call's at the mirrored price (r = q = 0).
-    iv = np.where(is_range, np.nan, implied_vol(np.where(up, ask, 1.0 - ask), S, K, T, kind="call"))
+    iv = implied_vol(np.where(up, ask, 1.0 - ask), S, K, T, kind="call")
+    if any_range:
+        iv = np.where(is_range, np.nan, iv)
     return {
         "fair": g.price,
         "edge": g.price - ask - fee_per_share(ask, fee_rate),
