@@ -164,12 +164,15 @@ class SignalFrame:
         frame = cls.__new__(cls)
         object.__setattr__(frame, "strategy", strategy)
         object.__setattr__(frame, "ts", ts)
-        object.__setattr__(frame, "cols", {k: v.copy() for k, v in _EMPTY.items()})
-        object.__setattr__(frame, "_ok", np.empty(0, dtype=bool))
+        object.__setattr__(frame, "cols", dict(_EMPTY))  # zero-length, read-only: safe to share
+        object.__setattr__(frame, "_ok", _EMPTY_OK)
         return frame
 
 
 _EMPTY = {k: np.empty(0, dtype=t) for k, (t, _) in COLUMNS.items()}
+_EMPTY_OK = np.empty(0, dtype=bool)
+for _arr in (*_EMPTY.values(), _EMPTY_OK):
+    _arr.flags.writeable = False
 # Columns the pipeline writes into after proposal get their own arrays; any other column a
 # strategy leaves out shares one read-only blank (NaN / None) array per length.
 _WRITTEN = ("reason", "reason_value", "stake", "group_profit")

@@ -10,7 +10,6 @@ symbol slot), so a tick costs the same whether 6 or 600 markets are live.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,18 +57,20 @@ class LiveMarkets:
     plus ``sym``: each market's symbol slot in the MarketState.
     """
 
-    def __init__(self, markets: tuple[Market, ...], sym: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        markets: tuple[Market, ...],
+        sym: np.ndarray | None = None,
+        phase: np.ndarray | None = None,
+    ) -> None:
         self.markets = markets
         for name, dtype in _MARKET_COLUMNS.items():
             setattr(self, name, np.array([getattr(m, name) for m in markets], dtype=dtype))
         self.sym = np.zeros(len(markets), dtype=int) if sym is None else sym
         self.is_range = self.kind == "range"
-        # A stable per-market number that spreads periodic evaluations over the seconds
-        # of a period, so 600 markets do not all wake up in the same tick. The legs of
-        # an event share their event's phase: they are evaluated together.
-        self.phase = np.array(
-            [zlib.crc32((m.event_id or m.market_id).encode()) for m in markets], dtype=np.int64
-        )
+        # A per-market number that spreads periodic evaluations over the seconds of a
+        # period, so 600 markets do not all wake up in the same tick (see MarketState).
+        self.phase = np.zeros(len(markets), dtype=np.int64) if phase is None else phase
         self._masks: dict[tuple, np.ndarray] = {}
 
     @classmethod
@@ -120,6 +121,8 @@ class MarketState:
         self._sigma_cache: tuple[float, np.ndarray] | None = None
         self._n = 0
         self._last_keys: tuple[str, ...] = ()
+        self._phases: dict[str, int] = {}
+        self._next_phase = 0
         self._last_slots = np.empty(0, dtype=int)
 
     # -- ingest -----------------------------------------------------------------------
@@ -168,9 +171,24 @@ class MarketState:
             gone = {r.market_id for r in tick.resolved}
             kept = tuple(m for m in self.live.markets if m.market_id not in gone)
             markets = kept + tuple(tick.listed)
+            live_keys = {m.event_id or m.market_id for m in markets}
+            self._phases = {k: v for k, v in self._phases.items() if k in live_keys}
             sym = np.array([self.slot(m.symbol) for m in markets], dtype=int)
-            self.live = LiveMarkets(markets, sym)
+            self.live = LiveMarkets(
+                markets, sym, np.array([self._phase_of(m) for m in markets], dtype=np.int64)
+            )
         return tick.resolved
+
+    def _phase_of(self, market: Market) -> int:
+        """Markets get consecutive phases in the order they are listed, so every second of a
+        period evaluates the same number of them; an event's legs share one (they are
+        evaluated together). The order is the feed's, so a replay assigns the same phases."""
+        key = market.event_id or market.market_id
+        phase = self._phases.get(key)
+        if phase is None:
+            phase = self._phases[key] = self._next_phase
+            self._next_phase += 1
+        return phase
 
     # -- per-symbol reads ---------------------------------------------------------------
     def spot_ago(self, symbol: str, seconds: int) -> float:

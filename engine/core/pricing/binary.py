@@ -170,13 +170,17 @@ def price_greeks(
     n = math.prod(shape)
     out = Greeks(*(np.empty(n) for _ in Greeks._fields))
     flat = [_flatten(a, shape) for a in args]
-    has_r = bool(np.any(r != 0.0))
-    has_mu = bool(np.any(r != q))
+    # r = q = 0 (the default) skips the rate terms; a 0-d check is cheaper than np.any.
+    has_r = bool(r != 0.0) if r.ndim == 0 else bool(np.any(r != 0.0))
+    has_mu = bool(r != q) if r.ndim == 0 and q.ndim == 0 else bool(np.any(r != q))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        for lo in range(0, n, _BLOCK):
-            hi = min(lo + _BLOCK, n)
-            block = [a if a.ndim == 0 else a[lo:hi] for a in flat]
-            _closed_form_into([o[lo:hi] for o in out], *block, sign, has_r, has_mu)
+        if n <= _BLOCK:  # one block: no slicing
+            _closed_form_into(list(out), *flat, sign, has_r, has_mu)
+        else:
+            for lo in range(0, n, _BLOCK):
+                hi = min(lo + _BLOCK, n)
+                block = [a if a.ndim == 0 else a[lo:hi] for a in flat]
+                _closed_form_into([o[lo:hi] for o in out], *block, sign, has_r, has_mu)
         out = Greeks(*(o.reshape(shape) for o in out))
         if not (_all_above(T, 0.0) and _all_above(sigma, 0.0)):
             mask = np.broadcast_to(T <= 0.0, shape) | np.broadcast_to(sigma == 0.0, shape)

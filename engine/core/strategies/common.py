@@ -78,7 +78,7 @@ def price_rows(
     K = live.strike[idx]
     sig = state.sigma_arr()[sym]
     remaining = live.end_ts[idx] - state.ts
-    token = np.where(up, live.up_token[idx], live.down_token[idx]).astype(object)
+    token = np.where(up, live.up_token[idx], live.down_token[idx])  # object in, object out
     ask, size, depth, book_age = _book_columns(state, token)
     fee_rate = live.fee_rate[idx]
     columns: dict[str, object] = {
