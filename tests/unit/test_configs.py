@@ -189,3 +189,29 @@ def test_add_a_gate_to_a_strategy():
     )
     gates = driver.strategies[0].gates
     assert list(gates)[-1] == "vol_band" and gates["vol_band"].low == 0.8
+
+
+@pytest.mark.parametrize("adaptive", options("adaptive"))
+def test_every_adaptive_option_builds(adaptive):
+    driver = build_driver(cfg(f"adaptive={adaptive}"), None)
+    assert driver.loop.calibrator.enabled == (adaptive == "default")
+
+
+@pytest.mark.parametrize("name", options("classifier"))
+def test_every_classifier_builds(name):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        node = compose(config_name=f"classifier/{name}")["classifier"]
+    assert build(node, f"classifier.{name}").classify("ETF inflows surge")[0] == 1
+
+
+@pytest.mark.parametrize("name", options("experiment"))
+def test_every_experiment_composes_and_builds(name):
+    driver = build_driver(cfg(f"+experiment={name}"), None)
+    assert [s.name for s in driver.strategies if s.enabled] == ["updown"]
+
+
+@pytest.mark.parametrize("mode", options("mode"))
+@pytest.mark.parametrize("db", options("db"))
+def test_every_db_and_mode_option_composes(db, mode):
+    c = cfg(f"db={db}", f"mode={mode}")
+    assert c.db.url and c.mode.name == mode
