@@ -73,10 +73,6 @@ class LiveMarkets:
         self.phase = np.zeros(len(markets), dtype=np.int64) if phase is None else phase
         self._masks: dict[tuple, np.ndarray] = {}
 
-    @classmethod
-    def of(cls, markets: tuple[Market, ...]) -> LiveMarkets:
-        return cls(markets)
-
     def __len__(self) -> int:
         return len(self.markets)
 
@@ -108,7 +104,7 @@ class MarketState:
         self.ts = float("nan")
         self.spot: dict[str, float] = {}
         self.books: dict[str, Book] = {}
-        self.live = LiveMarkets.of(())
+        self.live = LiveMarkets(())
         self.wallet_trades: list[WalletTrade] = []
         self.news: list[Headline] = []
         self.symbols: list[str] = []

@@ -15,7 +15,7 @@ import logging
 import signal
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, KeysView
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,12 +97,13 @@ class Portfolio:
         return self.initial + self.realized - sum(self.open_cost.values())
 
     @property
-    def held(self) -> set[tuple[str, str, str]]:
-        return set(self.open_cost)
+    def held(self) -> KeysView[tuple[str, str, str]]:
+        return self.open_cost.keys()  # a live view: no copy per tick
 
     @property
     def equity(self) -> float:
-        """Bankroll plus realized P&L: what the breaker's drawdown is measured on."""
+        """The initial bankroll plus realized P&L (open stakes not marked): what the
+        breaker's drawdown is measured on."""
         return self.initial + self.realized
 
     def context(self, regime_factor: float = 1.0, delta_prior=None) -> SizingContext:  # noqa: ANN001

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.core.validation import check_order, check_range
+from engine.core.validation import check_range
 
 SIGMA = "gates.sigma.min_sigma"
 BAND_LOW = "gates.vol_band.low"
@@ -290,8 +290,3 @@ def tighten(floors: dict[str, float], calibrated: dict[str, float]) -> dict[str,
     if BAND_LOW in out and BAND_HIGH in out and out[BAND_LOW] > out[BAND_HIGH]:
         out[BAND_LOW], out[BAND_HIGH] = floors[BAND_LOW], floors[BAND_HIGH]
     return out
-
-
-def check_floors_order(floors: dict[str, float]) -> None:
-    if BAND_LOW in floors and BAND_HIGH in floors:
-        check_order(BAND_LOW, floors[BAND_LOW], BAND_HIGH, floors[BAND_HIGH])
