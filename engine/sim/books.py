@@ -49,15 +49,24 @@ def updown_fair_value(S: np.ndarray, K: np.ndarray, T: np.ndarray, sigma: float)
     return ndtr(d2)
 
 
-def range_fair_value(S: np.ndarray, edges: np.ndarray, T: np.ndarray, sigma: float) -> np.ndarray:
+def range_fair_value(
+    S: np.ndarray, edges: np.ndarray, T: np.ndarray, sigma: float, extra_var: float = 0.0
+) -> np.ndarray:
     """``P(low <= S_T < high)`` under the lognormal of :func:`updown_fair_value`.
 
     ``edges`` has shape ``(2, n)``: lows then highs, all > 0 (use tiny and huge
     stand-ins for 0 and infinity). The value is ``N(d2(low)) - N(d2(high))``, so a
     market with ``high`` huge gets exactly :func:`updown_fair_value` at ``low``.
+    ``extra_var`` is a log variance added to ``sigma^2 T``: the noise of the
+    price the market resolves on around spot (``MarketSimulator.settle_noise``).
     """
-    sig_sqrt_t = sigma * np.sqrt(T)
-    d2 = (np.log(S / edges) - 0.5 * sig_sqrt_t * sig_sqrt_t) / sig_sqrt_t
+    if extra_var:
+        var = sigma * sigma * T + extra_var
+        sig_sqrt_t = np.sqrt(var)
+    else:
+        sig_sqrt_t = sigma * np.sqrt(T)
+        var = sig_sqrt_t * sig_sqrt_t
+    d2 = (np.log(S / edges) - 0.5 * var) / sig_sqrt_t
     nd = ndtr(d2)
     return nd[0] - nd[1]
 

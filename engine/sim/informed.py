@@ -162,6 +162,18 @@ class InformedFlow:
         self._sched[row] = 0.0
         return out
 
+    def pending(self, n: int) -> np.ndarray | None:
+        """What the events drawn so far will still add to each symbol's log spot after second ``n``.
+
+        Row ``k`` (``0 <= k < rows``) holds, per symbol, the drift of seconds
+        ``n + 1 .. n + 1 + k``; None when no drift is pending. The hidden state an
+        informed market maker (``MarketSimulator.mm_informed``) prices in.
+        """
+        if n >= self._active_until:
+            return None
+        rows = self._sched.shape[0]
+        return np.cumsum(np.roll(self._sched, -((n + 1) % rows), axis=0), axis=0)
+
     def step(self, n: int, ts: int, quote: Quote) -> tuple[list[WalletTrade], list[Headline]]:
         """Draw second ``n``'s (time ``ts``) events and return what the feeds deliver at ``ts``."""
         n_sym = len(self._symbols)

@@ -57,6 +57,7 @@ class _State:
     __slots__ = (
         "rng",
         "rng_range",
+        "rng_settle",
         "spot",
         "flow",
         "n",
@@ -93,7 +94,17 @@ class MarketSimulator:
     that many sigma (of ``mm_vol`` over the lag) in those seconds, else they quote
     the current spot. ``mm_noise``: stdev of the noise on their UP mid
     (probability units). ``level_size``: shares at the best level, level i holds
-    ``(1 + i)`` times that. ``speed``: sim seconds per wall second, or ``"max"``;
+    ``(1 + i)`` times that. ``mm_informed``: the
+    fraction of an information event's coming drift (the part due before a
+    market ends) that market makers price in from the second after the event:
+    0 = they learn it from spot like everyone else, 1 = they know it all, so a
+    move against a pending event is a quote the model misreads, not an edge.
+    ``settle_noise``: stdev of the log gap
+    between spot and the price markets strike and resolve on (an oracle, as
+    Polymarket's Up/Down markets resolve on Chainlink, not on an exchange's spot),
+    drawn afresh every second; market makers add its variance to their pricing,
+    so a model that prices off spot alone is overconfident near expiry.
+    ``speed``: sim seconds per wall second, or ``"max"``;
     the drivers pace by it, the simulator never sleeps. ``mm_vol=None`` means
     ``vol``.
 
@@ -124,6 +135,8 @@ class MarketSimulator:
     mm_lag_min_move: float = 0.0
     mm_noise: float = 0.01
     mm_vol: float | None = None
+    mm_informed: float = 0.0
+    settle_noise: float = 0.0
     half_spread: float = 0.01
     levels: int = 5
     level_size: float = 100.0
@@ -153,6 +166,7 @@ class MarketSimulator:
         st = _State()
         st.rng = np.random.default_rng(self.seed)
         st.rng_range = np.random.default_rng([self.seed, 3])
+        st.rng_settle = np.random.default_rng([self.seed, 5])
         n_sym, n_up = len(self.symbols), len(self.symbols) * len(self.windows)
         n_slots = n_up + n_sym * len(self.negrisk_windows) * self.negrisk_outcomes
         initial = np.array([self.initial_prices[s] for s in self.symbols], dtype=float)
@@ -238,17 +252,23 @@ class MarketSimulator:
             extra = st.flow.drift(st.n) if st.flow is not None else None
             spot = st.spot.advance(z[: 3 * n_sym], u, extra)
         spot_list = spot.tolist()
+        if self.settle_noise > 0.0:
+            # The oracle's price: markets strike and resolve on it, never on spot itself.
+            noise = st.rng_settle.standard_normal(n_sym)
+            oracle = (spot * np.exp(self.settle_noise * noise)).tolist()
+        else:
+            oracle = spot_list
 
         listed: list[Market] = []
         resolved: list[Resolution] = []
         for wi, w in enumerate(self.windows):
             if ts % w == 0:
                 for slot in range(wi * n_sym, (wi + 1) * n_sym):
-                    self._roll(slot, ts, spot_list, listed, resolved)
+                    self._roll(slot, ts, oracle, listed, resolved)
         for ei, w in enumerate(self.negrisk_windows):
             if ts % w == 0:
                 for k in range(ei * n_sym, (ei + 1) * n_sym):
-                    self._roll_event(k, ts, spot_list, listed, resolved)
+                    self._roll_event(k, ts, oracle, listed, resolved)
         if st.shade_at and ts in st.shade_at:
             for sl, value in st.shade_at.pop(ts):
                 st.shade[sl] = value
@@ -262,8 +282,16 @@ class MarketSimulator:
             scale = self.mm_vol * math.sqrt(self.mm_lag_s / SECONDS_PER_YEAR)
             fast = np.abs(np.log(spot / lagged)) > self.mm_lag_min_move * scale
             lagged = np.where(fast, lagged, spot)
-        remaining = (st.end_ts - ts) / SECONDS_PER_YEAR
-        fair = range_fair_value(lagged[st.sym_idx], st.edges, remaining, self.mm_vol)
+        remaining_s = st.end_ts - ts
+        quoted = lagged[st.sym_idx]
+        if self.mm_informed > 0.0 and st.flow is not None:
+            pending = st.flow.pending(st.n)
+            if pending is not None:
+                due = np.minimum(np.maximum(remaining_s, 1.0), pending.shape[0]).astype(np.intp)
+                quoted = quoted * np.exp(self.mm_informed * pending[due - 1, st.sym_idx])
+        fair = range_fair_value(
+            quoted, st.edges, remaining_s / SECONDS_PER_YEAR, self.mm_vol, self.settle_noise**2
+        )
         st.noise[:n_up] = z[3 * n_sym :]
         if st.noise.shape[0] > n_up:
             st.rng_range.standard_normal(out=st.noise[n_up:])

@@ -39,6 +39,8 @@ def validate(sim: MarketSimulator) -> None:
     set_(sim, "mm_lag_s", whole("mm_lag_s", sim.mm_lag_s, 0, 600))
     check("mm_lag_min_move", sim.mm_lag_min_move, 0.0, 20.0)
     check("mm_noise", sim.mm_noise, 0.0, 0.5)
+    set_(sim, "mm_informed", check("mm_informed", sim.mm_informed, 0.0, 1.0))
+    set_(sim, "settle_noise", check("settle_noise", sim.settle_noise, 0.0, 0.05))
     check("half_spread", sim.half_spread, 0.0, 0.25, lo_open=True)
     set_(sim, "levels", whole("levels", sim.levels, 1, 50))
     check("level_size", sim.level_size, 0.0, 1e9, lo_open=True)

@@ -338,3 +338,74 @@ def test_invalid_flow_parameters_name_the_field_value_and_range(kwargs, message)
         kwargs["initial_prices"] = dict.fromkeys(kwargs["symbols"], 1.0)
     with pytest.raises(ValueError, match=message):
         informed(**kwargs)
+
+
+# --- informed market makers (mm_informed) ------------------------------------------------
+
+
+def ramp(n: np.ndarray | float, e: int) -> np.ndarray:
+    """Share of an event at second ``e``'s drift that has reached spot by second ``n``."""
+    return np.clip((np.asarray(n, dtype=float) - e - DELAY) / HORIZON, 0.0, 1.0)
+
+
+def up_fair(S: float, K: float, T_s: float, sigma: float) -> float:
+    T = T_s / (365.0 * 86400.0)
+    d2 = (math.log(S / K) - 0.5 * sigma * sigma * T) / (sigma * math.sqrt(T))
+    return 0.5 * (1.0 + math.erf(d2 / math.sqrt(2.0)))
+
+
+def test_informed_market_makers_quote_spot_plus_the_drift_due_before_the_market_ends():
+    """mm_informed=1: from the second after an event, the UP mid is N(d2) at spot moved by
+    the part of every known event's drift still to come before that market's end."""
+    sim = flat(mm_informed=1.0, mm_noise=0.0, mm_lag_s=0, windows=[900])
+    ticks = run(sim, 3600)
+    events = [(int(h.ts - ticks[0].ts), sentiment(h.text)) for t in ticks for h in t.news]
+    assert len(events) > 10
+    market, checked, moved = None, 0, 0
+    for n, tick in enumerate(ticks):
+        market = tick.listed[0] if tick.listed else market
+        end_n = int(market.end_ts - ticks[0].ts)
+        pending = sum(d * 0.0025 * (ramp(end_n, e) - ramp(n, e)) for e, d in events if e < n)
+        spot = tick.spot["BTCUSDT"]
+        fair = up_fair(spot * math.exp(pending), market.strike, market.end_ts - tick.ts, 0.45)
+        if n == 0 or not 0.05 < fair < 0.95:
+            continue
+        assert tick.books[market.up_token].mid == pytest.approx(fair, abs=0.005 + 1e-9)
+        checked += 1
+        moved += abs(fair - up_fair(spot, market.strike, market.end_ts - tick.ts, 0.45)) > 0.05
+    assert checked > 1000 and moved > 100
+
+
+def test_uninformed_and_informed_market_makers_share_spot_and_differ_only_while_drift_is_due():
+    a, b = run(flat(mm_informed=0.0), 1800), run(flat(mm_informed=1.0), 1800)
+    events = [int(h.ts - a[0].ts) for t in a for h in t.news]
+    differ = [
+        n for n, (x, y) in enumerate(zip(a, b, strict=True)) if strip_books(x) != strip_books(y)
+    ]
+    for x, y in zip(a, b, strict=True):
+        assert x.spot == y.spot
+        assert [(r.winner, r.end_price) for r in x.resolved] == [
+            (r.winner, r.end_price) for r in y.resolved
+        ]
+    assert differ and all(any(e < n <= e + DELAY + HORIZON for e in events) for n in differ)
+
+
+def strip_books(tick: SimTick) -> list:
+    return sorted((b.bids.tolist(), b.asks.tolist()) for b in tick.books.values())
+
+
+def test_pending_drift_is_what_the_schedule_still_adds():
+    sim = flat()
+    flow = sim._state.flow
+    assert flow.pending(0) is None
+    ticks = run(sim, 1200)
+    events = [(int(h.ts - ticks[0].ts), sentiment(h.text)) for t in ticks for h in t.news]
+    n = len(ticks) - 1
+    cum = flow.pending(n)
+    live = [(e, d) for e, d in events if e + DELAY + HORIZON > n]
+    if cum is None:
+        assert not live
+        return
+    k = np.arange(cum.shape[0])
+    expected = sum(d * 0.0025 * (ramp(n + 1 + k, e) - ramp(n, e)) for e, d in live)
+    np.testing.assert_allclose(cum[:, 0], expected, atol=1e-15)

@@ -337,6 +337,10 @@ def test_omegaconf_containers_are_accepted():
         ({"drift": 1e3}, r"sim\.drift=1000\.0 must be in \[-100, 100\]"),
         ({"mm_lag_s": 2.5}, r"sim\.mm_lag_s=2\.5 must be a whole number in \[0, 600\]"),
         ({"mm_noise": -1}, r"sim\.mm_noise=-1 must be in \[0, 0\.5\]"),
+        ({"mm_informed": 1.5}, r"sim\.mm_informed=1\.5 must be in \[0, 1\]"),
+        ({"mm_informed": "yes"}, r"sim\.mm_informed='yes' must be in \[0, 1\]"),
+        ({"settle_noise": 0.1}, r"sim\.settle_noise=0\.1 must be in \[0, 0\.05\]"),
+        ({"settle_noise": -0.001}, r"sim\.settle_noise=-0\.001 must be in \[0, 0\.05\]"),
         ({"half_spread": 0.0}, r"sim\.half_spread=0\.0 must be in \(0, 0\.25\]"),
         ({"levels": 0}, r"sim\.levels=0 must be a whole number in \[1, 50\]"),
         ({"fee_rate": 0.5}, r"sim\.fee_rate=0\.5 must be in \[0, 0\.25\]"),
@@ -401,3 +405,46 @@ def test_mm_lag_min_move_lags_only_fast_moves():
         fast_seen += fast
         slow_seen += not fast
     assert fast_seen > 20 and slow_seen > 20
+
+
+# --- the oracle price (settle_noise) -----------------------------------------------------
+
+
+def test_markets_strike_and_resolve_on_a_noisy_oracle_price_not_on_spot():
+    noisy = run(MarketSimulator(seed=8, settle_noise=0.0005, windows=[300]), 6 * 3600 + 1)
+    plain = run(MarketSimulator(seed=8, windows=[300]), 6 * 3600 + 1)
+    # Spot and every draw it uses are untouched: the oracle has a generator of its own.
+    assert all(x.spot == y.spot for x, y in zip(noisy, plain, strict=True))
+    for ticks, noise in ((noisy, 0.0005), (plain, 0.0)):
+        symbol_of, gaps, resolved = {}, [], 0
+        for t in ticks:
+            for r in t.resolved:
+                gaps.append(math.log(r.end_price / t.spot[symbol_of[r.market_id]]))
+                assert (r.winner == UP) == (r.end_price >= r.start_price)
+                resolved += 1
+            for m in t.listed:
+                symbol_of[m.market_id] = m.symbol
+                gaps.append(math.log(m.strike / t.spot[m.symbol]))
+        assert resolved > 200
+        # The next window strikes on the price the last one resolved on, as on Polymarket.
+        assert np.std(gaps) == pytest.approx(noise, rel=0.1, abs=0.0)
+
+
+def test_market_makers_price_the_oracle_noise_in():
+    """Near expiry the quote is N(d2) with variance sigma^2 T + settle_noise^2: less sure."""
+    sim = MarketSimulator(
+        seed=3, symbols=["BTCUSDT"], windows=[300], mm_lag_s=0, mm_noise=0.0, mm_vol=0.45,
+        settle_noise=0.001,
+    )  # fmt: skip
+    ticks = run(sim, 1200)
+    market, checked = None, 0
+    for tick in ticks:
+        market = tick.listed[0] if tick.listed else market
+        T = (market.end_ts - tick.ts) / YEAR
+        var = 0.45**2 * T + 0.001**2
+        d2 = (math.log(tick.spot["BTCUSDT"] / market.strike) - 0.5 * var) / math.sqrt(var)
+        fair = 0.5 * (1.0 + math.erf(d2 / math.sqrt(2.0)))
+        if 0.05 < fair < 0.95:
+            assert tick.books[market.up_token].mid == pytest.approx(fair, abs=0.005 + 1e-9)
+            checked += 1
+    assert checked > 500
