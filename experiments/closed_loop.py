@@ -19,7 +19,9 @@ outcomes before t). It then prints:
   that the calibrated run's per-trade P&L is higher.
 
 ``--out DIR`` keeps the two databases (``on.db``, ``off.db``); ``--analyse``
-prints the report from databases already there without running anything.
+prints the report from databases already there without running anything;
+``--plot PNG`` also draws both runs' cumulative P&L and the calibrated gates
+over time (docs/img/closed_loop.png).
 """
 
 from __future__ import annotations
@@ -126,6 +128,53 @@ def gate_path(url: str, days: int) -> list[str]:
     return lines
 
 
+def plot(on: str, off: str, args: argparse.Namespace, path: str) -> None:
+    """Cumulative P&L after fees of both runs, and the calibrated gates, against simulated days."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def days(ts: object) -> float:
+        t = ts if isinstance(ts, datetime) else datetime.fromisoformat(str(ts))
+        return (t.replace(tzinfo=None) - START).total_seconds() / 86400.0
+
+    fig, (ax_pnl, ax_gate) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, height_ratios=[3, 2])
+    for url, label, color in (
+        (on, "calibrated", "tab:blue"),
+        (off, "static (calibrator off)", "tab:gray"),
+    ):
+        rows = query(url, "SELECT closed_at, pnl FROM positions WHERE status = 'settled' "
+                     "AND strategy = 'updown' ORDER BY closed_at")  # fmt: skip
+        ax_pnl.step([days(r[0]) for r in rows], np.cumsum([r[1] for r in rows]), where="post",
+                    label=label, color=color)  # fmt: skip
+    ax_pnl.axvline(args.train_days, color="k", ls="--", lw=1)
+    ax_pnl.text(args.train_days, ax_pnl.get_ylim()[1], " unseen days ->", va="top", fontsize=9)
+    ax_pnl.set_ylabel("cumulative P&L after fees, USD")
+    ax_pnl.legend(loc="upper left")
+    ax_pnl.set_title(
+        f"Closed-loop experiment, seed {args.seed}: Up/Down Capture in the corridor scenario"
+    )
+    rows = query(on, "SELECT ts, after FROM calibrations WHERE strategy = 'updown' ORDER BY id")
+    doc = lambda v: v if isinstance(v, dict) else json.loads(v)  # noqa: E731
+    x = [days(r[0]) for r in rows]
+    for key, color in (("gates.sigma.min_sigma", "tab:blue"), ("gates.vol_band.low", "tab:green")):
+        ax_gate.step(x, [doc(r[1]).get(key, np.nan) for r in rows], where="post", color=color,
+                     label=key.removeprefix("gates."))  # fmt: skip
+    ax_cap = ax_gate.twinx()
+    ax_cap.step(x, [doc(r[1]).get("gates.gamma_leash.cap", np.nan) for r in rows], where="post",
+                color="tab:red", label="gamma_leash.cap (right)")  # fmt: skip
+    ax_cap.set_ylabel("|gamma_1pct| cap")
+    ax_gate.set_ylabel("gate value")
+    ax_gate.set_xlabel("simulated days")
+    ax_gate.legend(*[a + b for a, b in zip(ax_gate.get_legend_handles_labels(),
+                                            ax_cap.get_legend_handles_labels(), strict=True)],
+                   loc="center right", fontsize=8)  # fmt: skip
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"plot: {path}")
+
+
 def report(on: str, off: str, args: argparse.Namespace) -> None:
     since = START + timedelta(days=args.train_days)
     t_on, t_off = trades(on, since), trades(off, since)
@@ -159,6 +208,9 @@ def main() -> None:
     parser.add_argument(
         "--analyse", action="store_true", help="report on the databases in --out, run nothing"
     )
+    parser.add_argument(
+        "--plot", metavar="PNG", help="also draw P&L and gates over time to this file"
+    )
     parser.add_argument("overrides", nargs="*", help="more Hydra overrides for both runs")
     args = parser.parse_args()
     if args.analyse and not args.out:
@@ -177,6 +229,8 @@ def main() -> None:
             if any(p.wait() for p in procs):
                 raise SystemExit("a run failed: see var/runs/experiment")
         report(on, off, args)
+        if args.plot:
+            plot(on, off, args, args.plot)
 
 
 if __name__ == "__main__":

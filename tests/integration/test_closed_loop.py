@@ -109,3 +109,51 @@ def test_breaker_cli_refuses_a_reset_without_reason(sqlite_url):
         [str(BIN / "edgeloop-breaker"), "reset", "--db", sqlite_url], capture_output=True, text=True
     )
     assert out.returncode == 2 and "--reason" in out.stderr
+
+
+@pytest.mark.slow
+def test_a_calibrated_gate_is_what_the_engine_runs_and_a_restart_keeps_it(tmp_path):
+    """A calibration row (as the calibrator writes one) moves the sigma gate the engine runs,
+    and the engine reads it back when it restarts on the same ledger."""
+    from sqlalchemy.orm import Session
+
+    from engine.ledger.db import make_engine
+    from engine.ledger.models import CalibrationRow
+
+    url = f"sqlite:///{tmp_path / 'calibrated.db'}"
+    # The calibrator runs (and writes its rows) but never has the samples to adopt anything
+    # itself, so the row below is the one in force.
+    base = ("+experiment=corridor", "sim.speed=max", f"db.url={url}",
+            "adaptive.calibrator.min_samples=1000000")  # fmt: skip
+    first = run_edgeloop(*base, "run.duration=20m")
+    assert first.returncode == 0, first.stderr[-2000:]
+    floors = {"gates.sigma.min_sigma": 1.0, "gates.vol_band.low": 0.1,
+              "gates.vol_band.high": 10.0, "gates.gamma_leash.cap": 200.0}  # fmt: skip
+    engine = make_engine(url)
+    with Session(engine) as session, session.begin():
+        session.add(
+            CalibrationRow(
+                ts=datetime(2026, 1, 5, 0, 20),
+                strategy="updown",
+                n_wins=60,
+                n_losses=40,
+                applied=True,
+                before=floors,
+                after={**floors, "gates.sigma.min_sigma": 2.5},
+            )  # fmt: skip
+        )
+    engine.dispose()
+    second = run_edgeloop(*base, "run.duration=2h")
+    assert second.returncode == 0, second.stderr[-2000:]
+    cut = "2026-01-05 00:20:00"
+    sql = "SELECT count(*), min(abs(z)) FROM signals WHERE strategy = 'updown' AND status = 'accepted'"
+    n_before, z_before = query(url, f"{sql} AND ts < '{cut}'")[0]
+    n_after, z_after = query(url, f"{sql} AND ts > '{cut}'")[0]
+    assert n_before > 0 and z_before < 2.5  # the floor (1.0) ran before the row
+    assert n_after > 0 and z_after >= 2.5  # the calibrated cut-off after it
+    stopped = query(
+        url,
+        "SELECT count(*) FROM signals WHERE strategy = 'updown' AND reason = 'gate.sigma' "
+        f"AND abs(z) >= 1.0 AND abs(z) < 2.5 AND ts > '{cut}'",
+    )
+    assert stopped[0][0] > 0

@@ -10,13 +10,22 @@ composes:
   ``gamma_cap_mult`` x the winners' centroid (the seed: losers 12, winners 5 -> 7.5);
 
 Evidence first: a cut is adopted only when the entries it would have dropped
-lost money beyond doubt (at least ``min_band_samples`` of them, mean edge
-``won - cost`` with a t-statistic under ``-min_t``). Centroids alone are not
+lost money beyond doubt: at least ``min_band_samples`` of them, and a score
+statistic ``sum(won - cost) / sqrt(sum(cost (1 - cost)))`` under ``-min_t``.
+That is the test of their wins against their break-even prices (under "no
+edge" each wins with probability ``cost``); a t-test's sample variance
+collapses when a few cheap entries lose in a row and calls that certainty. Centroids alone are not
 evidence: losers at high |gamma| may still have been cheap enough to pay.
+Where a parameter tries several cuts (the sigma cut-offs, the band's edges) and
+keeps the best, the threshold is Bonferroni-corrected for the number tried: one
+chance finding among many candidates is not evidence either (``min_t`` 2 and
+eight sigma cut-offs ask for t < -2.77).
 - ``gates.sigma.min_sigma``: raised, in ``sigma_step`` steps, to the cut-off that
   keeps the most edge (dropping low-|z| entries that win less than they cost);
 - a delta prior: winners' and losers' |delta_1pct| as normals; a candidate's
-  multiplier is P(win | delta) / P(win), clipped to [0.5, 1.5].
+  multiplier is P(win | delta) / P(win), clipped to [0.5, 1.5]. Evidence
+  first here too: without a difference between the two means (Welch
+  |t| >= ``min_t``) there is no prior and every multiplier is 1.
 
 Floors: the configured value of every adaptive parameter (YAML, overrides,
 settings) is its floor, and a calibrated value is never looser than it. Under
@@ -29,6 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtr, ndtri
 
 from engine.core.validation import check_range
 
@@ -182,7 +192,9 @@ def calibrate(outcomes: Outcomes, floors: dict[str, float], cfg: CalibratorConfi
         if wg is not None and lg is not None and lg > wg:
             cap = cfg.gamma_cap_mult * wg
             edge = won.astype(float) - outcomes.cost
-            if _loses(edge[np.isfinite(g) & (g > cap)], cfg):
+            above = np.isfinite(g) & np.isfinite(edge) & (g > cap)
+            var = _null_var(outcomes.cost[above])
+            if _loses(edge[above].sum(), var.sum(), int(above.sum()), cfg):
                 proposal[GAMMA_CAP] = cap
     if SIGMA in floors:
         proposal[SIGMA] = _sigma_proposal(floors[SIGMA], won, outcomes.cost, z, cfg)
@@ -192,20 +204,32 @@ def calibrate(outcomes: Outcomes, floors: dict[str, float], cfg: CalibratorConfi
         after[key] = _tightest(key, floors[key], shrunk)
     if BAND_LOW in after and after[BAND_LOW] > after[BAND_HIGH]:
         after[BAND_LOW], after[BAND_HIGH] = floors[BAND_LOW], floors[BAND_HIGH]
-    prior = _delta_prior(d, won, weight)
+    prior = _delta_prior(d, won, weight, cfg.min_t)
     return Calibration(n_wins, n - n_wins, centroids, before, after, True, prior)
 
 
-def _loses(edge: np.ndarray, cfg: CalibratorConfig) -> bool:
-    """Whether entries with these edges (``won - cost``) lose money beyond doubt: at least
-    ``min_band_samples`` of them and a t-statistic of their mean edge below ``-min_t``."""
-    n = len(edge)
-    if n < cfg.min_band_samples:
+def critical_t(min_t: float, tries: int) -> float:
+    """The t a cut must beat when it is the best of ``tries``: ``min_t``'s one-sided tail
+    probability split ``tries`` ways (Bonferroni); ``min_t`` itself for one try."""
+    if tries <= 1:
+        return min_t
+    return float(-ndtri(ndtr(-min_t) / tries))
+
+
+def _null_var(cost: np.ndarray) -> np.ndarray:
+    """Variance of ``won - cost`` per entry if it had no edge (wins with probability ``cost``)."""
+    c = np.clip(cost, 1e-6, 1.0 - 1e-6)
+    return c * (1.0 - c)
+
+
+def _loses(edge_sum: float, null_var: float, n: int, cfg: CalibratorConfig, tries: int = 1) -> bool:
+    """Whether ``n`` entries whose edges (``won - cost``) sum to ``edge_sum`` lost money beyond
+    doubt: at least ``min_band_samples`` of them and a score statistic
+    ``edge_sum / sqrt(null_var)`` under ``-critical_t(min_t, tries)`` (``null_var``: the sum
+    of :func:`_null_var`; ``tries``: the candidate cuts this one was chosen from)."""
+    if n < cfg.min_band_samples or not null_var > 0.0:
         return False
-    sd = edge.std(ddof=1) if n > 1 else 0.0
-    if sd == 0.0:
-        return bool(edge.mean() < 0)
-    return bool(edge.mean() / (sd / np.sqrt(n)) < -cfg.min_t)
+    return bool(edge_sum / np.sqrt(null_var) < -critical_t(cfg.min_t, tries))
 
 
 def _band_proposal(
@@ -224,21 +248,23 @@ def _band_proposal(
     """
     edge = won.astype(float) - cost
     ok = np.isfinite(v) & np.isfinite(edge) & (v >= floor_low) & (v <= floor_high)
-    v, edge = v[ok], edge[ok]
+    v, edge, cost = v[ok], edge[ok], cost[ok]
     if len(v) < 2 * cfg.min_band_samples:
         return None
     order = np.argsort(v)
-    v, edge = v[order], edge[order]
+    v, edge, cost = v[order], edge[order], cost[order]
     cum = np.concatenate([[0.0], np.cumsum(edge)])  # cum[i] = edge of the i lowest entries
+    var = np.concatenate([[0.0], np.cumsum(_null_var(cost))])
     n, m = len(v), cfg.min_band_samples
     lows = [0] + list(range(m, n // 2 + 1, max(1, n // 40)))
     highs = [n] + list(range(n - m, n // 2 - 1, -max(1, n // 40)))
     best = (cum[n] - cum[0], 0, n)
+    tries = len(lows) + len(highs) - 2  # every candidate edge but "keep the floor"
     for i in lows:
-        if i and not _loses(edge[:i], cfg):
+        if i and not _loses(cum[i], var[i], i, cfg, tries):
             continue
         for j in highs:
-            if j < n and not _loses(edge[j:], cfg):
+            if j < n and not _loses(cum[n] - cum[j], var[n] - var[j], n - j, cfg, tries):
                 continue
             if j > i and cum[j] - cum[i] > best[0]:
                 best = (cum[j] - cum[i], i, j)
@@ -259,11 +285,13 @@ def _sigma_proposal(
     """
     edge = won.astype(float) - cost
     ok = np.isfinite(edge) & np.isfinite(z) & (z >= floor)
-    z, edge = z[ok], edge[ok]
+    z, edge, var = z[ok], edge[ok], _null_var(cost[ok])
     best, best_kept = floor, edge.sum()
-    for t in np.arange(floor + cfg.sigma_step, floor + cfg.sigma_max_raise + 1e-9, cfg.sigma_step):
+    cutoffs = np.arange(floor + cfg.sigma_step, floor + cfg.sigma_max_raise + 1e-9, cfg.sigma_step)
+    for t in cutoffs:
         dropped = z < t
-        if not _loses(edge[dropped], cfg):
+        n_dropped = int(dropped.sum())
+        if not _loses(edge[dropped].sum(), var[dropped].sum(), n_dropped, cfg, len(cutoffs)):
             continue
         kept = edge[~dropped].sum()
         if kept > best_kept:
@@ -271,9 +299,12 @@ def _sigma_proposal(
     return best
 
 
-def _delta_prior(d: np.ndarray, won: np.ndarray, weight: float) -> DeltaPrior | None:
+def _delta_prior(d: np.ndarray, won: np.ndarray, weight: float, min_t: float) -> DeltaPrior | None:
     dw, dl = d[won & np.isfinite(d)], d[~won & np.isfinite(d)]
     if len(dw) < 2 or len(dl) < 2:
+        return None
+    se = np.sqrt(dw.var(ddof=1) / len(dw) + dl.var(ddof=1) / len(dl))
+    if not abs(dw.mean() - dl.mean()) >= min_t * se:  # NaN-safe: no evidence, no prior
         return None
     return DeltaPrior(
         float(dw.mean()), float(dw.std(ddof=1)), float(dl.mean()), float(dl.std(ddof=1)),

@@ -15,6 +15,7 @@ from engine.core.adaptive.calibrator import (
     CalibratorConfig,
     Outcomes,
     calibrate,
+    critical_t,
     tighten,
 )
 from engine.core.validation import ConfigError
@@ -119,3 +120,64 @@ def test_retightening_against_a_new_floor_never_loosens(floors, calibrated):
 def test_bad_calibrator_config():
     with pytest.raises(ConfigError, match="min_samples=0"):
         CalibratorConfig(min_samples=0)
+
+
+def test_the_delta_prior_sizes_up_deltas_like_the_winners_and_down_like_the_losers():
+    rng = np.random.default_rng(3)
+    n = 400
+    won = rng.random(n) < 0.5
+    delta = np.where(won, rng.normal(2.0, 0.3, n), rng.normal(4.0, 0.3, n))
+    out = calibrate(outcomes(won, None, delta=delta), FLOORS, CalibratorConfig())
+    mult = out.delta_prior.multiplier(np.array([2.0, 3.0, 4.0, -2.0]))
+    assert mult[0] > 1.4 and mult[2] < 0.6 and mult.min() >= 0.5 and mult.max() <= 1.5
+    assert mult[3] == mult[0]  # |delta|: the side does not matter
+
+
+def test_no_delta_prior_without_evidence_that_winners_deltas_differ():
+    rng = np.random.default_rng(4)
+    n = 400
+    won = rng.random(n) < 0.5
+    out = calibrate(outcomes(won, None, delta=rng.normal(3.0, 1.0, n)), FLOORS, CalibratorConfig())
+    assert out.applied and out.delta_prior is None
+
+
+def test_a_few_cheap_entries_losing_in_a_row_is_not_evidence():
+    """17 underdogs at 0.3 with one win: a t-test says t = -4.7, the wins against their
+    break-even prices say p = 0.05 before correcting for the cuts tried: no cut."""
+    rng = np.random.default_rng(2)
+    n = 600
+    iv = np.concatenate([rng.uniform(0.2, 0.5, 17), rng.uniform(0.9, 2.0, n)])
+    cost = np.concatenate([np.full(17, 0.3), np.full(n, 0.6)])
+    won = np.concatenate([np.arange(17) == 0, rng.random(n) < 0.6])
+    edge = won[:17] - cost[:17]
+    assert edge.mean() / (edge.std(ddof=1) / np.sqrt(17)) < -4.0  # what a t-test would say
+    floors = {BAND_LOW: 0.1, BAND_HIGH: 10.0}
+    out = calibrate(outcomes(won, None, iv_rv=iv, cost=cost), floors, CalibratorConfig())
+    assert out.applied and out.after == floors
+
+
+def test_cheap_entries_that_keep_losing_do_move_the_band():
+    rng = np.random.default_rng(5)
+    n = 600
+    iv = np.concatenate([rng.uniform(0.2, 0.5, 200), rng.uniform(0.9, 2.0, n)])
+    cost = np.concatenate([np.full(200, 0.3), np.full(n, 0.6)])
+    won = np.concatenate([rng.random(200) < 0.1, rng.random(n) < 0.6])
+    floors = {BAND_LOW: 0.1, BAND_HIGH: 10.0}
+    out = calibrate(outcomes(won, None, iv_rv=iv, cost=cost), floors, CalibratorConfig())
+    assert 0.4 < out.after[BAND_LOW] < 0.95 and out.after[BAND_HIGH] == 10.0
+
+
+def test_the_best_of_many_cuts_must_clear_a_bonferroni_corrected_bar():
+    assert critical_t(2.0, 1) == 2.0
+    assert critical_t(2.0, 8) == pytest.approx(2.77, abs=0.01)
+    assert critical_t(2.0, 40) == pytest.approx(3.25, abs=0.01)
+    # Low-|z| entries that lose at t = -2.3: enough for one cut, not for the best of eight.
+    n = 800
+    z = np.concatenate([np.full(n, 1.2), np.full(n, 3.0)])
+    cost = np.full(2 * n, 0.5)
+    won = np.concatenate([np.arange(n) < n // 2 - 33, np.arange(n) < n // 2])
+    cfg = CalibratorConfig(sigma_step=0.25, sigma_max_raise=2.0)
+    out = calibrate(outcomes(won, None, z=z, cost=cost), {SIGMA: 1.0}, cfg)
+    assert out.after[SIGMA] == 1.0
+    one = CalibratorConfig(sigma_step=2.0, sigma_max_raise=2.0)  # a single cut-off: 3.0
+    assert calibrate(outcomes(won, None, z=z, cost=cost), {SIGMA: 1.0}, one).after[SIGMA] > 1.0
