@@ -115,11 +115,13 @@ class ClosedLoop:
     def blocked(self) -> bool:
         return self.breaker_config.enabled and self.breaker.tripped
 
-    def status(self) -> str:
+    def status(self, markets: int | None = None) -> str:
+        """``regime=CALM flip_rate=0.21 [markets=N] breaker=inactive``."""
         rate = self.regime.flip_rate
         rate_txt = "n/a" if rate != rate else f"{rate:.2f}"
         breaker = f"tripped({self.breaker.cause})" if self.breaker.tripped else "inactive"
-        return f"regime={self.regime.regime} flip_rate={rate_txt} breaker={breaker}"
+        live = "" if markets is None else f" markets={markets}"
+        return f"regime={self.regime.regime} flip_rate={rate_txt}{live} breaker={breaker}"
 
     # -- one tick ---------------------------------------------------------------------
     def due(self, now: float) -> bool:

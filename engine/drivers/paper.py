@@ -392,11 +392,12 @@ class PaperDriver:
         rate = (self.sim.now - sim0) / wall if wall > 0 else float("inf")
         c = self.counters
         log.info(
-            "status t=%s %s markets=%d signals=%d accepted=%d fills=%d open=%d "
+            "status t=%s %s signals=%d accepted=%d fills=%d open=%d "
             "bankroll=%.2f realized=%+.2f speed=%.0fx",
             iso(self.sim.now),
-            self.loop.status() if self.loop else "regime=off breaker=off",
-            len(self.state.live),
+            self.loop.status(len(self.state.live))
+            if self.loop
+            else f"regime=off markets={len(self.state.live)} breaker=off",
             c.signals,
             c.accepted,
             c.fills,

@@ -29,7 +29,7 @@ def test_a_bounded_run_trades_logs_and_prints_the_ledger(two_hour_run):
     )
     assert len(signal_lines) >= 5
     status = re.findall(
-        r"status t=\S+ regime=(?:CALM|CHOPPY) flip_rate=\S+ breaker=\S+ markets=\d+", logs
+        r"status t=\S+ regime=(?:CALM|CHOPPY) flip_rate=\S+ markets=\d+ breaker=\S+", logs
     )
     assert len(status) >= 119  # one per simulated minute
     assert re.search(r"greeks-live sym=\w+ Δ=[+-][\d.]+ Γ=[+-][\d.]+ IV/RV=", logs)
