@@ -72,7 +72,16 @@ def test_sigint_stops_cleanly_between_ticks(sqlite_url):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(4)
+    # Interrupt once it is trading (a fixed sleep can land in Hydra's start-up on a busy machine).
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if query(sqlite_url, "SELECT count(*) FROM markets")[0][0] > 0:
+                break
+        except Exception:  # noqa: BLE001 - the schema is not there yet
+            pass
+        time.sleep(0.5)
+    time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
