@@ -94,19 +94,17 @@ class MarketSimulator:
     that many sigma (of ``mm_vol`` over the lag) in those seconds, else they quote
     the current spot. ``mm_noise``: stdev of the noise on their UP mid
     (probability units). ``level_size``: shares at the best level, level i holds
-    ``(1 + i)`` times that. ``mm_informed``: the
-    fraction of an information event's coming drift (the part due before a
-    market ends) that market makers price in from the second after the event:
-    0 = they learn it from spot like everyone else, 1 = they know it all, so a
-    move against a pending event is a quote the model misreads, not an edge.
-    ``settle_noise``: stdev of the log gap
+    ``(1 + i)`` times that. ``mm_informed``: the fraction of an information
+    event's coming drift (the part due before a market ends) that market makers
+    price in from the second after the event: 0 = they learn it from spot like
+    everyone else, 1 = they know it all, so a move against a pending event is a
+    quote the model misreads, not an edge. ``settle_noise``: stdev of the log gap
     between spot and the price markets strike and resolve on (an oracle, as
-    Polymarket's Up/Down markets resolve on Chainlink, not on an exchange's spot),
-    drawn afresh every second; market makers add its variance to their pricing,
-    so a model that prices off spot alone is overconfident near expiry.
-    ``speed``: sim seconds per wall second, or ``"max"``;
-    the drivers pace by it, the simulator never sleeps. ``mm_vol=None`` means
-    ``vol``.
+    Polymarket's Up/Down markets resolve on Chainlink, not on an exchange's
+    spot), drawn afresh every second; market makers add its variance to their
+    pricing, so a model that prices off spot alone is overconfident near expiry.
+    ``speed``: sim seconds per wall second, or ``"max"``; the drivers pace by it,
+    the simulator never sleeps. ``mm_vol=None`` means ``vol``.
 
     ``info_*``, ``leader*`` and ``news_*``: information events and the leader
     trades and headlines that reveal them (see :mod:`engine.sim.informed`).

@@ -4,28 +4,27 @@ Every ``every_s`` seconds of engine time it looks at the strategy's resolved
 entries of the last ``window_days`` and proposes, for the gates the strategy
 composes:
 
+- ``gates.sigma.min_sigma``: raised, in ``sigma_step`` steps, to the cut-off that
+  keeps the most edge (dropping low-|z| entries that win less than they cost);
 - ``gates.vol_band.low/high``: the band of IV/RV where the winning edge clusters:
   the band that keeps the most ``won - cost`` (payout minus fee-inclusive price);
 - ``gates.gamma_leash.cap``: when losers sit at higher |gamma_1pct| than winners,
   ``gamma_cap_mult`` x the winners' centroid (the seed: losers 12, winners 5 -> 7.5);
+- a delta prior: winners' and losers' |delta_1pct| as normals; a candidate's
+  multiplier is P(win | delta) / P(win), clipped to [0.5, 1.5].
 
-Evidence first: a cut is adopted only when the entries it would have dropped
+Evidence first. A cut is adopted only when the entries it would have dropped
 lost money beyond doubt: at least ``min_band_samples`` of them, and a score
 statistic ``sum(won - cost) / sqrt(sum(cost (1 - cost)))`` under ``-min_t``.
 That is the test of their wins against their break-even prices (under "no
 edge" each wins with probability ``cost``); a t-test's sample variance
-collapses when a few cheap entries lose in a row and calls that certainty. Centroids alone are not
-evidence: losers at high |gamma| may still have been cheap enough to pay.
-Where a parameter tries several cuts (the sigma cut-offs, the band's edges) and
-keeps the best, the threshold is Bonferroni-corrected for the number tried: one
-chance finding among many candidates is not evidence either (``min_t`` 2 and
-eight sigma cut-offs ask for t < -2.77).
-- ``gates.sigma.min_sigma``: raised, in ``sigma_step`` steps, to the cut-off that
-  keeps the most edge (dropping low-|z| entries that win less than they cost);
-- a delta prior: winners' and losers' |delta_1pct| as normals; a candidate's
-  multiplier is P(win | delta) / P(win), clipped to [0.5, 1.5]. Evidence
-  first here too: without a difference between the two means (Welch
-  |t| >= ``min_t``) there is no prior and every multiplier is 1.
+collapses when a few cheap entries lose in a row and calls that certainty.
+Where a parameter tries several cuts (the sigma cut-offs, the band's edges)
+and keeps the best, the bar is Bonferroni-corrected for the number tried
+(``min_t`` 2 and eight sigma cut-offs ask for t < -2.77). Centroids alone are
+not evidence: losers at high |gamma| may still have been cheap enough to pay.
+The delta prior exists only when the winners' and losers' mean |delta| differ
+(Welch |t| >= ``min_t``); without it every multiplier is 1.
 
 Floors: the configured value of every adaptive parameter (YAML, overrides,
 settings) is its floor, and a calibrated value is never looser than it. Under
