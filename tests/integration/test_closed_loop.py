@@ -143,7 +143,7 @@ def test_a_calibrated_gate_is_what_the_engine_runs_and_a_restart_keeps_it(tmp_pa
             )  # fmt: skip
         )
     engine.dispose()
-    second = run_edgeloop(*base, "run.duration=2h")
+    second = run_edgeloop(*base, "run.duration=80m")
     assert second.returncode == 0, second.stderr[-2000:]
     cut = "2026-01-05 00:20:00"
     sql = "SELECT count(*), min(abs(z)) FROM signals WHERE strategy = 'updown' AND status = 'accepted'"

@@ -411,8 +411,8 @@ def test_mm_lag_min_move_lags_only_fast_moves():
 
 
 def test_markets_strike_and_resolve_on_a_noisy_oracle_price_not_on_spot():
-    noisy = run(MarketSimulator(seed=8, settle_noise=0.0005, windows=[300]), 6 * 3600 + 1)
-    plain = run(MarketSimulator(seed=8, windows=[300]), 6 * 3600 + 1)
+    noisy = run(MarketSimulator(seed=8, settle_noise=0.0005, windows=[300]), 3 * 3600 + 1)
+    plain = run(MarketSimulator(seed=8, windows=[300]), 3 * 3600 + 1)
     # Spot and every draw it uses are untouched: the oracle has a generator of its own.
     assert all(x.spot == y.spot for x, y in zip(noisy, plain, strict=True))
     for ticks, noise in ((noisy, 0.0005), (plain, 0.0)):
@@ -425,7 +425,7 @@ def test_markets_strike_and_resolve_on_a_noisy_oracle_price_not_on_spot():
             for m in t.listed:
                 symbol_of[m.market_id] = m.symbol
                 gaps.append(math.log(m.strike / t.spot[m.symbol]))
-        assert resolved > 200
+        assert resolved > 100
         # The next window strikes on the price the last one resolved on, as on Polymarket.
         assert np.std(gaps) == pytest.approx(noise, rel=0.1, abs=0.0)
 
