@@ -32,7 +32,7 @@ from engine.components import build_all  # noqa: E402
 from engine.core.pipeline import decide  # noqa: E402
 from engine.core.sizers import SizingContext  # noqa: E402
 from engine.core.state import MarketState, VolConfig  # noqa: E402
-from engine.core.types import Book, Market, SimTick  # noqa: E402
+from engine.core.types import Book, Market, Tick  # noqa: E402
 
 T0 = 1_767_571_200.0
 YEAR = 365 * 86400
@@ -65,7 +65,7 @@ def world(n_markets: int, seed: int = 0):
 
 def ticks(symbols, markets, books, paths, n):
     for i in range(n):
-        yield SimTick(
+        yield Tick(
             T0 + i,
             dict(zip(symbols, paths[i].tolist(), strict=True)),
             markets if i == 0 else [],

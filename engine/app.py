@@ -1,7 +1,8 @@
 """``edgeloop``: the Hydra app. Composes ``conf/``, builds the components, runs the mode.
 
-edgeloop                                        # paper engine on the calm simulator, until Ctrl-C
-edgeloop run.duration=2h sim.speed=max seed=7   # a bounded run; ends by printing the ledger
+edgeloop                                          # paper engine on the calm simulator, until Ctrl-C
+edgeloop run.duration=2h run.speed=max seed=7     # a bounded run; ends by printing its ledger
+edgeloop run.resume=last run.duration=4h          # continue the latest run (same configuration)
 edgeloop sim=choppy strategies.updown.gates.sigma.min_sigma=2.0
 edgeloop db=postgres db.url=postgresql+psycopg://127.0.0.1/edgeloop
 """
@@ -13,17 +14,19 @@ import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from sqlalchemy import inspect
 
 from engine.components import build, build_all
 from engine.core.state import MarketState
 from engine.core.validation import ConfigError
 from engine.drivers.closed_loop import ClosedLoop
-from engine.drivers.paper import Components, PaperDriver
+from engine.drivers.loop import Components, EngineLoop
+from engine.ledger import runs
 from engine.ledger.cli import render_ledger
 from engine.ledger.db import make_engine, make_sessionmaker, upgrade_to_head
 from engine.settings_link import LiveSettings
+from engine.timeutil import from_dt
 
 log = logging.getLogger("edgeloop")
 MODES = ("paper",)
@@ -44,7 +47,7 @@ def build_components(cfg: DictConfig) -> Components:
     )
 
 
-def build_driver(cfg: DictConfig, sessions) -> PaperDriver:  # noqa: ANN001
+def build_loop(cfg: DictConfig, sessions) -> EngineLoop:  # noqa: ANN001
     """Every component from its config node; a bad value raises ConfigError naming the key."""
     if cfg.mode.name not in MODES:
         raise ConfigError(
@@ -52,8 +55,8 @@ def build_driver(cfg: DictConfig, sessions) -> PaperDriver:  # noqa: ANN001
             cfg.mode.name,
             f"must be one of {list(MODES)} (backtest and live come later)",
         )
-    return PaperDriver(
-        sim=build(cfg.sim, "sim"),
+    return EngineLoop(
+        feed=build(cfg.feed, "feed"),
         state=MarketState(build(cfg.vol, "vol")),
         components=build_components(cfg),
         sessions=sessions,
@@ -71,47 +74,101 @@ def prepare_database(url: str, migrate: bool):  # noqa: ANN201
     if migrate:
         upgrade_to_head(url)
     engine = make_engine(url)
-    if not inspect(engine).has_table("signals"):
+    if not inspect(engine).has_table("runs"):
         raise ConfigError(
-            "db.url", url, "has no ledger tables: run `alembic upgrade head` or set db.migrate=true"
+            "db.url",
+            url,
+            "has no ledger tables at the current revision: run `alembic upgrade head` "
+            "or set db.migrate=true",
         )
     return engine
+
+
+def open_run(cfg: DictConfig, loop: EngineLoop, settings_version: int) -> float | None:
+    """Start a new run, or reopen the one ``run.resume`` names; returns its resume instant."""
+    config = OmegaConf.to_container(cfg, resolve=True)
+    fp = runs.fingerprint(config)  # type: ignore[arg-type]
+    ref = cfg.run.get("resume")
+    with loop.sessions.begin() as session:
+        if ref is None:
+            try:
+                run = runs.start_run(
+                    session=session,
+                    name=cfg.run.get("name"),
+                    mode=cfg.mode.name,
+                    feed_identity=loop.feed.identity(),
+                    fingerprint=fp,
+                    config=config,  # type: ignore[arg-type]
+                    settings_version=settings_version,
+                )
+            except LookupError as exc:
+                raise ConfigError("run.name", cfg.run.get("name"), str(exc)) from None
+            loop.resume(run.id, None)
+            log.info("%s started (fingerprint %s)", runs.describe(run), fp)
+            return None
+        try:
+            run = runs.find_run(session=session, ref=ref)
+        except LookupError as exc:
+            raise ConfigError("run.resume", ref, str(exc)) from None
+        if run.fingerprint != fp:
+            raise ConfigError(
+                "run.resume",
+                ref,
+                f"{runs.describe(run)} was made with configuration {run.fingerprint}, "
+                f"this one is {fp}: only pacing, duration, logging and the database may "
+                "differ (start a new run without run.resume instead)",
+            )
+        runs.reopen_run(session=session, run_id=run.id)
+        run_id, last = run.id, run.last_ts
+    after = None if last is None else from_dt(last)
+    loop.resume(run_id, after)
+    return after
 
 
 def run(cfg: DictConfig) -> int:
     settings = None
     try:
         # Build (and so validate) every component before touching the database.
-        driver = build_driver(cfg, sessions=None)
+        loop = build_loop(cfg, sessions=None)
         settings_cfg = build(cfg.settings, "settings")
         engine = prepare_database(cfg.db.url, cfg.db.migrate)
-        driver.sessions = make_sessionmaker(engine)
+        loop.sessions = make_sessionmaker(engine)
         if settings_cfg.enabled:
             settings = LiveSettings(cfg, cfg.db.url, settings_cfg)
             version, live_cfg = settings.start()
             if version:
-                driver.reconfigure(version, build_components(live_cfg))
-            driver.settings = settings
+                loop.reconfigure(version, build_components(live_cfg))
+            loop.settings = settings
+        open_run(cfg, loop, loop.settings_version)
     except ConfigError as exc:
         print(f"edgeloop: configuration error: {exc}", file=sys.stderr)
         if settings is not None:
             settings.stop()
         return 2
     log.info(
-        "edgeloop %s on %s, db=%s",
+        "edgeloop %s, run %d, feed %s, venue %s, db=%s",
         cfg.mode.name,
-        type(driver.sim).__name__,
+        loop.run_id,
+        type(loop.feed).__name__,
+        type(loop.venue).__name__,
         engine.url.render_as_string(hide_password=True),
     )
+    status = runs.FAILED
     try:
-        driver.run()
+        loop.run()
+        status = runs.FINISHED if loop.finished else runs.STOPPED
     except KeyboardInterrupt:
         log.warning("interrupted twice: stopped between ticks")
+        status = runs.STOPPED
     finally:
         if settings is not None:
             settings.stop()
-    with driver.sessions() as session:
-        print(render_ledger(session))
+        with loop.sessions.begin() as session:
+            if loop.last_ts == loop.last_ts:  # a tick ran
+                runs.mark_progress(session=session, run_id=loop.run_id, ts=loop.last_ts)
+            runs.end_run(session=session, run_id=loop.run_id, status=status)
+    with loop.sessions() as session:
+        print(render_ledger(session, [loop.run_id]))
     engine.dispose()
     return 0
 

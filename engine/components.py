@@ -32,7 +32,12 @@ def _is_component_dict(node: Any) -> bool:
 
 
 def build(node: DictConfig, path: str) -> Any:
-    """Instantiate the component at ``node``; ``path`` is its dotted config key."""
+    """Instantiate the component at ``node``; ``path`` is its dotted config key.
+
+    Nested components are built first and handed to the constructor as objects
+    (``_partial_``: Hydra resolves the target and the plain fields, we call it), so a
+    component may hold any object, not only what OmegaConf can represent.
+    """
     if not _is_component(node):
         raise ConfigError(path, OmegaConf.to_container(node), "must be a component with _target_")
     children: dict[str, Any] = {}
@@ -44,20 +49,30 @@ def build(node: DictConfig, path: str) -> Any:
             children[key] = build(value, f"{path}.{key}")
         elif _is_component_dict(value):
             children[key] = build_all(value, f"{path}.{key}")
+    plain = {
+        k: v for k, v in OmegaConf.to_container(node, resolve=True).items() if k not in children
+    }
     try:
-        return instantiate(node, _convert_="all", **children)
+        factory = instantiate(plain, _partial_=True, _convert_="all")
+        return factory(**children)
     except InstantiationException as exc:
         cause = exc.__cause__
-        if isinstance(cause, ConfigError):
-            raise cause.at(path) from None
-        if isinstance(cause, ValueError):
-            raise ConfigError.wrap(path, cause) from None
-        if isinstance(cause, TypeError):
-            # e.g. an unknown key: "__init__() got an unexpected keyword argument 'min_sigm'"
-            raise ConfigError(
-                path, OmegaConf.to_container(node, resolve=True), str(cause)
-            ) from None
+        if isinstance(cause, Exception):
+            raise _config_error(path, plain, cause) from None
         raise
+    except (ConfigError, ValueError, TypeError) as exc:
+        raise _config_error(path, plain, exc) from None
+
+
+def _config_error(path: str, plain: dict, exc: Exception) -> Exception:
+    if isinstance(exc, ConfigError):
+        return exc.at(path)
+    if isinstance(exc, ValueError):
+        return ConfigError.wrap(path, exc)
+    if isinstance(exc, TypeError):
+        # e.g. an unknown key: "__init__() got an unexpected keyword argument 'min_sigm'"
+        return ConfigError(path, plain, str(exc))
+    return exc
 
 
 def build_all(nodes: Mapping[str, Any], path: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.core.pricing.vol import EwmaVolArray
-from engine.core.types import Book, Headline, Market, Resolution, SimTick, WalletTrade
+from engine.core.types import Book, Headline, Market, Resolution, Tick, WalletTrade
 from engine.core.validation import check_range
 
 
@@ -135,7 +135,7 @@ class MarketState:
             self._vol.grow(len(self.symbols))
         return i
 
-    def apply(self, tick: SimTick) -> list[Resolution]:
+    def apply(self, tick: Tick) -> list[Resolution]:
         """Ingest one tick; returns the markets it resolved."""
         self.ts = tick.ts
         self._sigma_cache = None

@@ -137,7 +137,7 @@ class Headline:
 
 
 @dataclass(frozen=True, slots=True)
-class SimTick:
+class Tick:
     """What a live feed would have shown at ``ts`` (never anything later).
 
     ``spot``: last spot price per symbol. ``listed``: markets whose window
@@ -154,3 +154,112 @@ class SimTick:
     resolved: list[Resolution] = field(default_factory=list)
     wallet_trades: list[WalletTrade] = field(default_factory=list)
     news: list[Headline] = field(default_factory=list)
+
+
+# -- orders and what a venue reports back ------------------------------------------------
+# An order's life: submitted -> ACCEPTED (or REJECTED at once, with a reason) -> it reaches
+# the book after the venue's latency -> PARTIAL while some is filled and the rest still works
+# -> FILLED, or UNFILLED (killed, expired or cancelled with nothing filled; the reason says
+# which). A FAK/FOK order that filled part and was killed ends PARTIAL. A fill the venue takes
+# back at settlement arrives later as a REVERTED report of that fill.
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+PARTIAL = "partial"
+FILLED = "filled"
+UNFILLED = "unfilled"
+REVERTED = "reverted"
+ORDER_STATES = (ACCEPTED, REJECTED, PARTIAL, FILLED, UNFILLED, REVERTED)
+
+# Time in force: FAK (fill and kill), FOK (fill or kill), GTC (good till cancelled; the
+# market's end cancels it), GTD (good till a date: the window end).
+ORDER_TYPES = ("FAK", "FOK", "GTC", "GTD")
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A buy of ``token_id`` for up to ``stake`` USD, decided at ``ts`` when the ask was ``price``.
+
+    ``key`` is the signal's idempotency key (strategy, market, side, trigger): one order
+    per signal. The venue turns ``price`` into its limit (its slippage rule) and applies
+    its time in force; ``expire_ts`` is the market's end, when any order on it stops
+    working at the latest (a GTD order's expiry).
+    """
+
+    key: str
+    ts: float
+    strategy: str
+    market_id: str
+    token_id: str
+    side: str
+    price: float
+    stake: float
+    fee_rate: float
+    expire_ts: float
+
+    @property
+    def held(self) -> tuple[str, str, str]:
+        return (self.strategy, self.market_id, self.side)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkingOrder:
+    """An order a venue still works on, as the ledger stores it (for a resumed run).
+
+    ``spent`` USD and ``shares`` are what it has filled so far.
+    """
+
+    order: Order
+    limit_price: float
+    order_type: str
+    arrive_ts: float
+    spent: float = 0.0
+    shares: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One book level an order took: ``shares`` at ``price``, paying ``fee`` USD.
+
+    ``level_size`` is the size the book showed at that price when it was taken (paper
+    venues use it to tell a level the feed has refreshed from the one they emptied).
+    """
+
+    price: float
+    shares: float
+    fee: float
+    ts: float = float("nan")
+    level_size: float = float("nan")
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionReport:
+    """What a venue says about order ``key`` at ``ts``: its ``state`` and the new ``fills``.
+
+    ``fills`` are the fills this report adds (a REVERTED report: the fills taken back).
+    ``reason`` says why an order was rejected, killed or expired (``exec.moved``,
+    ``exec.min_notional``, ``exec.expired``...); ``latency_s`` is the delay from the
+    decision to the book that was applied (set on the first report after arrival).
+    ``done``: the order can change no more (a REVERTED report of its fills may still come).
+    """
+
+    key: str
+    ts: float
+    state: str
+    limit_price: float
+    order_type: str
+    fills: tuple[Fill, ...] = field(default=())
+    reason: str | None = None
+    latency_s: float | None = None
+    done: bool = False
+
+    @property
+    def shares(self) -> float:
+        return sum(f.shares for f in self.fills)
+
+    @property
+    def cost(self) -> float:
+        return sum(f.shares * f.price for f in self.fills)
+
+    @property
+    def fees(self) -> float:
+        return round(sum(f.fee for f in self.fills), 5)

@@ -64,6 +64,8 @@ class ClosedLoop:
     calibrated: dict[str, dict[str, float]] = field(default_factory=dict)
     priors: dict[str, DeltaPrior] = field(default_factory=dict)
     marks: list[PendingMark] = field(default_factory=list)
+    # The run whose rows it writes and reads (set by the engine loop when the run starts).
+    run_id: int = 0
 
     def __post_init__(self) -> None:
         self.regime = RegimeDetector(self.regime_config)
@@ -157,6 +159,7 @@ class ClosedLoop:
         if change is not None:
             session.add(
                 RegimeChangeRow(
+                    run_id=self.run_id,
                     ts=to_dt(now),
                     regime=change.regime,
                     flip_rate=change.flip_rate,
@@ -192,6 +195,7 @@ class ClosedLoop:
             session.execute(
                 update(PositionRow)
                 .where(
+                    PositionRow.run_id == self.run_id,
                     PositionRow.strategy == strategy,
                     PositionRow.market_id == market,
                     PositionRow.side == side,
@@ -208,7 +212,12 @@ class ClosedLoop:
         for e in self.breaker.check(state.ts, equity=equity, feed_age_s=feed_age):
             session.add(
                 BreakerEventRow(
-                    ts=to_dt(e.ts), event=e.event, cause=e.cause, value=e.value, detail=e.detail
+                    run_id=self.run_id,
+                    ts=to_dt(e.ts),
+                    event=e.event,
+                    cause=e.cause,
+                    value=e.value,
+                    detail=e.detail,
                 )
             )
             log.warning("breaker %s cause=%s value=%.4g %s", e.event, e.cause, e.value, e.detail)
@@ -216,7 +225,11 @@ class ClosedLoop:
     def _human_resets(self, session: Session, now: float) -> None:
         rows = session.scalars(
             select(BreakerEventRow)
-            .where(BreakerEventRow.id > self._last_human_event, BreakerEventRow.author != "engine")
+            .where(
+                BreakerEventRow.run_id == self.run_id,
+                BreakerEventRow.id > self._last_human_event,
+                BreakerEventRow.author != "engine",
+            )
             .order_by(BreakerEventRow.id)
         ).all()
         for row in rows:
@@ -233,7 +246,11 @@ class ClosedLoop:
             if not floors:
                 continue
             outcomes = resolved_entries(
-                session=session, strategy=strategy.name, since=to_dt(since), until=to_dt(now)
+                session=session,
+                strategy=strategy.name,
+                since=to_dt(since),
+                until=to_dt(now),
+                runs=[self.run_id],
             )
             cal = calibrate(outcomes, floors, self.calibrator)
             if cal.applied:
@@ -243,6 +260,7 @@ class ClosedLoop:
             prior = cal.delta_prior.to_dict() if cal.delta_prior is not None else {}
             session.add(
                 CalibrationRow(
+                    run_id=self.run_id,
                     ts=to_dt(now),
                     strategy=strategy.name,
                     n_wins=cal.n_wins,
@@ -272,8 +290,11 @@ class ClosedLoop:
     # -- restart ------------------------------------------------------------------------
     def restore(self, session: Session, now: float, equity: float) -> None:
         """Read calibrations, regime, breaker and pending marks back from the ledger."""
+        run = self.run_id
         for row in session.scalars(
-            select(CalibrationRow).where(CalibrationRow.applied).order_by(CalibrationRow.id)
+            select(CalibrationRow)
+            .where(CalibrationRow.run_id == run, CalibrationRow.applied)
+            .order_by(CalibrationRow.id)
         ):
             self.calibrated[row.strategy] = {
                 k: v for k, v in row.after.items() if k.startswith("gates.")
@@ -282,19 +303,27 @@ class ClosedLoop:
             if prior is not None:
                 self.priors[row.strategy] = prior
         last_cal = session.scalar(
-            select(CalibrationRow.ts).order_by(CalibrationRow.id.desc()).limit(1)
+            select(CalibrationRow.ts)
+            .where(CalibrationRow.run_id == run)
+            .order_by(CalibrationRow.id.desc())
+            .limit(1)
         )
         if last_cal is not None:
             self._next_calibration = from_dt(last_cal) + self.calibrator.every_s
         last_regime = session.scalar(
-            select(RegimeChangeRow).order_by(RegimeChangeRow.id.desc()).limit(1)
+            select(RegimeChangeRow)
+            .where(RegimeChangeRow.run_id == run)
+            .order_by(RegimeChangeRow.id.desc())
+            .limit(1)
         )
         if last_regime is not None:
             self.regime.regime = last_regime.regime
         self._restore_breaker(session, now, equity)
         since = to_dt(now - self.regime_config.window_s)
         measured = self.regime_config.strategies
-        for p in session.scalars(select(PositionRow).where(PositionRow.opened_at >= since)):
+        for p in session.scalars(
+            select(PositionRow).where(PositionRow.run_id == run, PositionRow.opened_at >= since)
+        ):
             if measured and p.strategy not in measured:
                 continue
             if p.flipped is not None:
@@ -309,7 +338,12 @@ class ClosedLoop:
                     p.cost / p.shares,
                 )
         self._last_human_event = (
-            session.scalar(select(BreakerEventRow.id).order_by(BreakerEventRow.id.desc()).limit(1))
+            session.scalar(
+                select(BreakerEventRow.id)
+                .where(BreakerEventRow.run_id == run)
+                .order_by(BreakerEventRow.id.desc())
+                .limit(1)
+            )
             or 0
         )
         log.info(
@@ -319,13 +353,18 @@ class ClosedLoop:
         )
 
     def _restore_breaker(self, session: Session, now: float, equity: float) -> None:
-        last = session.scalar(select(BreakerEventRow).order_by(BreakerEventRow.id.desc()).limit(1))
+        last = session.scalar(
+            select(BreakerEventRow)
+            .where(BreakerEventRow.run_id == self.run_id)
+            .order_by(BreakerEventRow.id.desc())
+            .limit(1)
+        )
         tripped = last is not None and last.event == "trip"
         day = int(now // 86_400)
         day_start = to_dt(day * 86_400.0)
         settled = session.scalars(
             select(PositionRow)
-            .where(PositionRow.status == "settled")
+            .where(PositionRow.run_id == self.run_id, PositionRow.status == "settled")
             .order_by(PositionRow.closed_at.desc(), PositionRow.id.desc())
         ).all()
         day_pnl = sum(

@@ -1,11 +1,12 @@
 """``edgeloop-breaker``: the circuit breaker's state and its history; a human reset.
 
-    edgeloop-breaker                                  # state and the last events
+    edgeloop-breaker                                  # the latest run's state and last events
     edgeloop-breaker reset --reason "reviewed the losses"
-    edgeloop-breaker --json --db postgresql+psycopg://127.0.0.1/edgeloop
+    edgeloop-breaker --run 3 --json --db postgresql+psycopg://127.0.0.1/edgeloop
 
-A reset is a ``breaker_events`` row written by a person; the running engine
-picks it up within a simulated minute and opens entries again.
+Each run has its own breaker (``--run ID|NAME``, default the latest run). A reset is a
+``breaker_events`` row of that run written by a person; the running engine picks it up
+within a minute of feed time and opens entries again.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import inspect, select
 
 from engine.ledger.db import make_engine, make_sessionmaker, resolve_url
 from engine.ledger.models import BreakerEventRow
+from engine.ledger.runs import describe, find_run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reason", help="why (required for reset)")
     parser.add_argument("--author", default=None, help="who (default: $USER)")
     parser.add_argument("--db", help="database URL (default: $EDGELOOP_DB_URL or var/edgeloop.db)")
+    parser.add_argument("--run", default="last", help="run id or name (default: the latest)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     url = resolve_url(args.db)
@@ -40,8 +43,16 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         with make_sessionmaker(engine).begin() as session:
+            try:
+                run = find_run(session=session, ref=args.run)
+            except LookupError as exc:
+                print(f"edgeloop-breaker: {exc}", file=sys.stderr)
+                return 2
             rows = session.scalars(
-                select(BreakerEventRow).order_by(BreakerEventRow.id.desc()).limit(10)
+                select(BreakerEventRow)
+                .where(BreakerEventRow.run_id == run.id)
+                .order_by(BreakerEventRow.id.desc())
+                .limit(10)
             ).all()
             tripped = bool(rows) and rows[0].event == "trip"
             if args.command == "reset":
@@ -58,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                 # the row, not the stamp.
                 session.add(
                     BreakerEventRow(
+                        run_id=run.id,
                         ts=rows[0].ts,
                         event="reset",
                         cause="human",
@@ -66,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
                         author=(args.author or getpass.getuser())[:64],
                     )
                 )
-                print(f"reset requested at {datetime.now(UTC):%Y-%m-%d %H:%M:%SZ}: {args.reason}")
+                print(
+                    f"{describe(run)}: reset requested at "
+                    f"{datetime.now(UTC):%Y-%m-%d %H:%M:%SZ}: {args.reason}"
+                )
                 return 0
             events = [
                 {
@@ -80,9 +95,10 @@ def main(argv: list[str] | None = None) -> int:
                 for r in rows
             ]
             if args.json:
-                print(json.dumps({"tripped": tripped, "events": events}, indent=2))
+                print(json.dumps({"run": run.id, "tripped": tripped, "events": events}, indent=2))
             else:
-                print(f"breaker: {'TRIPPED (' + rows[0].cause + ')' if tripped else 'inactive'}")
+                state = f"TRIPPED ({rows[0].cause})" if tripped else "inactive"
+                print(f"{describe(run)}: breaker {state}")
                 for e in events:
                     print(
                         f"  {e['ts']}  {e['event']:<5}  {e['cause']:<18}  {e['value']:.4g}  {e['author']}  {e['detail']}"

@@ -1,6 +1,8 @@
 """``edgeloop-ledger``: the ledger per strategy and in total, as a table or JSON.
 
-    edgeloop-ledger                      # the embedded SQLite ledger (var/edgeloop.db)
+    edgeloop-ledger                      # the latest run of the embedded SQLite ledger
+    edgeloop-ledger --run 3              # run 3 (an id or a run's name); --run all: every run
+    edgeloop-ledger runs                 # the runs this database holds
     edgeloop-ledger --json               # one JSON object per strategy, then "total"
     edgeloop-ledger --db postgresql+psycopg://127.0.0.1/edgeloop
     edgeloop-ledger --skips              # rejected candidates per strategy x reason
@@ -19,7 +21,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from engine.ledger.db import make_engine, make_sessionmaker, resolve_url
-from engine.ledger.queries import LedgerRow, group_fills, ledger, open_exposure, skip_mix
+from engine.ledger.models import RunRow
+from engine.ledger.queries import LedgerRow, Runs, group_fills, ledger, open_exposure, skip_mix
+from engine.ledger.runs import describe, list_runs, select_runs
+from engine.timeutil import from_dt, iso
 
 
 def _pct(x: float | None) -> str:
@@ -30,10 +35,68 @@ def _p(x: float | None) -> str:
     return "-" if x is None else f"{x:.3g}"
 
 
-def render_ledger(session: Session) -> str:
-    """The ledger table with its notes (open exposure, multi-leg groups), as the CLI prints it."""
-    complete, partial = group_fills(session=session)
-    return format_table(ledger(session=session), *open_exposure(session=session), complete, partial)
+def render_ledger(session: Session, runs: Runs = None) -> str:
+    """The ledger table of ``runs`` with its notes (open exposure, multi-leg groups), headed by
+    which runs it covers, as the CLI prints it."""
+    complete, partial = group_fills(session=session, runs=runs)
+    table = format_table(
+        ledger(session=session, runs=runs),
+        *open_exposure(session=session, runs=runs),
+        complete,
+        partial,
+    )
+    lines = ["all runs"] if runs is None else [run_line(session.get(RunRow, r)) for r in runs]
+    head = "; ".join(lines)
+    return f"ledger of {head}\n{table}"
+
+
+def run_line(run: RunRow) -> str:
+    """``run 3 'calm' paper on sim seed=7, 2026-01-05T00:00:00Z..2026-01-05T02:00:00Z, finished``."""
+    span = "no ticks yet"
+    if run.first_ts is not None and run.last_ts is not None:
+        span = f"{iso(from_dt(run.first_ts))}..{iso(from_dt(run.last_ts))}"
+    seed = "" if run.seed is None else f" seed={run.seed}"
+    return f"{describe(run)} {run.mode} on {run.feed}{seed}, {span}, {run.status}"
+
+
+def format_runs(rows: list[RunRow]) -> str:
+    if not rows:
+        return "no runs yet"
+    header = f"{'id':>4}  {'name':<16}  {'mode':<6}  {'feed':<5}  {'seed':>5}  {'fingerprint':<12}  {'started (wall, UTC)':<20}  {'feed time':<41}  status"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        span = "-"
+        if r.first_ts is not None and r.last_ts is not None:
+            span = f"{iso(from_dt(r.first_ts))}..{iso(from_dt(r.last_ts))}"
+        lines.append(
+            f"{r.id:>4}  {(r.name or '-'):<16}  {r.mode:<6}  {r.feed:<5}  "
+            f"{'-' if r.seed is None else r.seed:>5}  {r.fingerprint:<12}  "
+            f"{r.started_at:%Y-%m-%d %H:%M:%S}  {span:<41}  {r.status}"
+        )
+    return "\n".join(lines)
+
+
+def runs_json(rows: list[RunRow]) -> list[dict[str, object]]:
+    def ts(x):  # noqa: ANN001, ANN202
+        return None if x is None else iso(from_dt(x))
+
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "mode": r.mode,
+            "feed": r.feed,
+            "seed": r.seed,
+            "fingerprint": r.fingerprint,
+            "settings_version": r.settings_version,
+            "started_at": ts(r.started_at),
+            "ended_at": ts(r.ended_at),
+            "first_ts": ts(r.first_ts),
+            "last_ts": ts(r.last_ts),
+            "status": r.status,
+        }
+        for r in rows
+    ]
 
 
 def format_table(
@@ -98,7 +161,14 @@ def format_skips(rows: list[tuple[str, str, int]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="edgeloop-ledger", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "command", nargs="?", choices=["ledger", "runs"], default="ledger",
+        help="ledger (default) or runs: the runs this database holds",
+    )  # fmt: skip
     parser.add_argument("--db", help="database URL (default: $EDGELOOP_DB_URL or var/edgeloop.db)")
+    parser.add_argument(
+        "--run", default=None, help="a run id or name, or all (default: the latest run)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
     parser.add_argument("--skips", action="store_true", help="the skip mix instead of the ledger")
     args = parser.parse_args(argv)
@@ -112,8 +182,17 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         with make_sessionmaker(engine)() as session:
+            if args.command == "runs":
+                rows_ = list_runs(session=session)
+                print(json.dumps(runs_json(rows_), indent=2) if args.json else format_runs(rows_))
+                return 0
+            try:
+                runs = select_runs(session=session, ref=args.run)
+            except LookupError as exc:
+                print(f"edgeloop-ledger: {exc}", file=sys.stderr)
+                return 2
             if args.skips:
-                mix = skip_mix(session=session)
+                mix = skip_mix(session=session, runs=runs)
                 print(
                     json.dumps(
                         [{"strategy": s, "reason": r, "count": c} for s, r, c in mix], indent=2
@@ -122,11 +201,11 @@ def main(argv: list[str] | None = None) -> int:
                     else format_skips(mix)
                 )
                 return 0
-            rows = ledger(session=session)
+            rows = ledger(session=session, runs=runs)
             if args.json:
                 print(json.dumps([r.as_dict() for r in rows], indent=2))
             else:
-                print(render_ledger(session))
+                print(render_ledger(session, runs))
     except OperationalError as exc:
         print(f"edgeloop-ledger: cannot read {url}: {exc.orig}", file=sys.stderr)
         return 2

@@ -16,11 +16,13 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Integer,
     MetaData,
     String,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -38,6 +40,40 @@ class Base(DeclarativeBase):
 
 
 UtcDateTime = DateTime(timezone=True)
+
+
+class RunRow(Base):
+    """One run of the engine: what it traded, on which feed, with which configuration.
+
+    Every signal, order, fill, position, calibration, regime change and breaker event
+    carries its run, so several runs share a database without mixing. ``fingerprint``
+    hashes the configuration that decides what the run does (everything but pacing,
+    duration, logging and the database): a run is resumed only by one with the same.
+    ``started_at``/``ended_at`` are wall-clock times; ``first_ts``/``last_ts`` the feed's
+    instants of its first tick and of the last tick whose writes are stored.
+    ``status``: ``running``, ``finished``, ``stopped`` (Ctrl-C) or ``failed``.
+    """
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str | None] = mapped_column(String(128), unique=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    feed: Mapped[str] = mapped_column(String(32))
+    seed: Mapped[int | None] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    feed_identity: Mapped[dict] = mapped_column(JSON)
+    config: Mapped[dict] = mapped_column(JSON)
+    settings_version: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    first_ts: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_ts: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+def run_fk() -> Mapped[int]:
+    return mapped_column(ForeignKey("runs.id"), index=True)
 
 
 class MarketRow(Base):
@@ -74,9 +110,11 @@ class SignalRow(Base):
     """
 
     __tablename__ = "signals"
+    __table_args__ = (UniqueConstraint("run_id", "key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    key: Mapped[str] = mapped_column(String(255), unique=True)
+    run_id: Mapped[int] = run_fk()
+    key: Mapped[str] = mapped_column(String(255))
     ts: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     strategy: Mapped[str] = mapped_column(String(64), index=True)
     market_id: Mapped[str] = mapped_column(ForeignKey("markets.market_id"), index=True)
@@ -107,38 +145,66 @@ class SignalRow(Base):
 
 
 class OrderRow(Base):
-    """The one order a signal produced (FAK at a limit price), filled or refused."""
+    """The one order a signal produced, from submission to its last report.
+
+    ``ts``: when it was decided; ``arrive_ts``: when it reached the book (decision +
+    latency); ``latency_ms``: that delay as applied; ``expire_ts``: the market's end.
+    ``status``: ``accepted`` (working, nothing filled), ``partial``, ``filled``,
+    ``unfilled`` (killed, expired or cancelled with nothing filled), ``rejected`` (refused
+    at submission) or ``reverted`` (every fill taken back at settlement); ``done`` once
+    it can change no more. ``reason`` says why it was refused, killed or expired.
+    ``filled_shares``, ``cost`` and ``fees`` count its fills that stand (not reverted).
+    """
 
     __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("run_id", "signal_key"),
+        ForeignKeyConstraint(["run_id", "signal_key"], ["signals.run_id", "signals.key"]),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    signal_key: Mapped[str] = mapped_column(ForeignKey("signals.key"), unique=True)
+    run_id: Mapped[int] = run_fk()
+    signal_key: Mapped[str] = mapped_column(String(255))
     ts: Mapped[datetime] = mapped_column(UtcDateTime)
     strategy: Mapped[str] = mapped_column(String(64), index=True)
     market_id: Mapped[str] = mapped_column(ForeignKey("markets.market_id"), index=True)
     token_id: Mapped[str] = mapped_column(String(160))
     side: Mapped[str] = mapped_column(String(8))
     order_type: Mapped[str] = mapped_column(String(8))
+    price: Mapped[float | None] = mapped_column(Float)
     limit_price: Mapped[float] = mapped_column(Float)
     stake: Mapped[float] = mapped_column(Float)
+    fee_rate: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(64))
     filled_shares: Mapped[float] = mapped_column(Float, default=0.0)
     cost: Mapped[float] = mapped_column(Float, default=0.0)
     fees: Mapped[float] = mapped_column(Float, default=0.0)
+    arrive_ts: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    expire_ts: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    done: Mapped[bool] = mapped_column(Boolean, server_default=true(), index=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class FillRow(Base):
-    """One book level an order took (price, shares, taker fee)."""
+    """One book level an order took (price, shares, taker fee).
+
+    ``level_size``: the size the book showed at that price when it was taken.
+    ``reverted``: the venue took the fill back at settlement (it counts nowhere).
+    """
 
     __tablename__ = "fills"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = run_fk()
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    ts: Mapped[datetime] = mapped_column(UtcDateTime)
+    ts: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     price: Mapped[float] = mapped_column(Float)
     shares: Mapped[float] = mapped_column(Float)
     fee: Mapped[float] = mapped_column(Float)
+    level_size: Mapped[float | None] = mapped_column(Float)
+    reverted: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class OutcomeRow(Base):
@@ -154,12 +220,16 @@ class OutcomeRow(Base):
 
 
 class PositionRow(Base):
-    """A strategy's holding of one token of one market, settled at resolution."""
+    """A strategy's holding of one token of one market, settled at resolution.
+
+    ``status``: ``open``, ``settled``, or ``void`` (every fill of it was reverted).
+    """
 
     __tablename__ = "positions"
-    __table_args__ = (UniqueConstraint("strategy", "market_id", "side"),)
+    __table_args__ = (UniqueConstraint("run_id", "strategy", "market_id", "side"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = run_fk()
     strategy: Mapped[str] = mapped_column(String(64), index=True)
     market_id: Mapped[str] = mapped_column(ForeignKey("markets.market_id"), index=True)
     side: Mapped[str] = mapped_column(String(8))
@@ -189,6 +259,7 @@ class CalibrationRow(Base):
     __tablename__ = "calibrations"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = run_fk()
     ts: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     strategy: Mapped[str] = mapped_column(String(64), index=True)
     n_wins: Mapped[int] = mapped_column(Integer)
@@ -212,6 +283,7 @@ class RegimeChangeRow(Base):
     __tablename__ = "regime_changes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = run_fk()
     ts: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     regime: Mapped[str] = mapped_column(String(16))
     flip_rate: Mapped[float] = mapped_column(Float)
@@ -228,6 +300,7 @@ class BreakerEventRow(Base):
     __tablename__ = "breaker_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = run_fk()
     ts: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     event: Mapped[str] = mapped_column(String(8))
     cause: Mapped[str] = mapped_column(String(32))

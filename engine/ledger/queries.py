@@ -16,6 +16,7 @@ tables, so the numbers are the database's:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -28,6 +29,18 @@ from engine.core.adaptive.calibrator import Outcomes
 from engine.ledger.models import FillRow, OrderRow, OutcomeRow, SignalRow
 
 TOTAL = "total"
+# Which runs a read covers: a sequence of run ids, or None for every run in the database.
+Runs = Sequence[int] | None
+
+
+def in_runs(column, runs: Runs):  # noqa: ANN001, ANN201
+    """``column IN runs`` (true when ``runs`` is None: every run)."""
+    return column.in_(list(runs)) if runs is not None else column.is_not(None)
+
+
+def signal_of_order():  # noqa: ANN201
+    """The join condition from an order to its signal (keys are unique per run)."""
+    return (SignalRow.run_id == OrderRow.run_id) & (SignalRow.key == OrderRow.signal_key)
 
 
 @dataclass(frozen=True)
@@ -60,8 +73,10 @@ class Trade:
         return self.payout - self.cost - self.fees
 
 
-def _legs(*, session: Session) -> list[tuple]:
-    """Every filled order with its group, its outcome (None while open) and its fill sums."""
+def _legs(*, session: Session, runs: Runs = None) -> list[tuple]:
+    """Every filled order with its group, its outcome (None while open) and its fill sums.
+
+    Fills the venue reverted count nowhere."""
     stmt = (
         select(
             OrderRow.id,
@@ -73,9 +88,10 @@ def _legs(*, session: Session) -> list[tuple]:
             func.sum(FillRow.shares * FillRow.price),
             func.sum(FillRow.fee),
         )
-        .join(FillRow, FillRow.order_id == OrderRow.id)
-        .join(SignalRow, SignalRow.key == OrderRow.signal_key)
+        .join(FillRow, (FillRow.order_id == OrderRow.id) & FillRow.reverted.is_(False))
+        .join(SignalRow, signal_of_order())
         .outerjoin(OutcomeRow, OutcomeRow.market_id == OrderRow.market_id)
+        .where(in_runs(OrderRow.run_id, runs))
         .group_by(
             OrderRow.id, OrderRow.strategy, SignalRow.group_key, OrderRow.side, OutcomeRow.winner
         )
@@ -84,10 +100,10 @@ def _legs(*, session: Session) -> list[tuple]:
     return list(session.execute(stmt))
 
 
-def resolved_trades(*, session: Session) -> list[Trade]:
+def resolved_trades(*, session: Session, runs: Runs = None) -> list[Trade]:
     """One trade per resolved filled order, or per fully resolved multi-leg group."""
     groups: dict[object, list[tuple]] = {}
-    for row in _legs(session=session):
+    for row in _legs(session=session, runs=runs):
         order_id, _strategy, group_key = row[0], row[1], row[2]
         groups.setdefault(group_key if group_key is not None else ("order", order_id), []).append(
             row
@@ -118,35 +134,38 @@ def summarize(strategy: str, trades: list[Trade]) -> LedgerRow:
     return LedgerRow(strategy, n, wins, wins / n, breakeven, pnl, fees, float(p))
 
 
-def ledger(*, session: Session) -> list[LedgerRow]:
+def ledger(*, session: Session, runs: Runs = None) -> list[LedgerRow]:
     """Per-strategy rows (alphabetical), then the ``total`` row."""
-    trades = resolved_trades(session=session)
+    trades = resolved_trades(session=session, runs=runs)
     names = sorted({t.strategy for t in trades})
     rows = [summarize(name, [t for t in trades if t.strategy == name]) for name in names]
     return [*rows, summarize(TOTAL, trades)]
 
 
-def open_exposure(*, session: Session) -> tuple[int, float]:
+def open_exposure(*, session: Session, runs: Runs = None) -> tuple[int, float]:
     """Filled orders whose market has not resolved yet: count and USD at stake."""
-    open_legs = [leg for leg in _legs(session=session) if leg[4] is None]
+    open_legs = [leg for leg in _legs(session=session, runs=runs) if leg[4] is None]
     return len(open_legs), float(sum(float(leg[6]) for leg in open_legs))
 
 
-def group_fills(*, session: Session) -> tuple[int, int]:
+def group_fills(*, session: Session, runs: Runs = None) -> tuple[int, int]:
     """Multi-leg groups that filled: (complete, partial), partial = unequal shares across legs."""
     legs: dict[str, list[float]] = {}
-    for leg in _legs(session=session):
+    for leg in _legs(session=session, runs=runs):
         if leg[2] is not None:
             legs.setdefault(leg[2], []).append(float(leg[5]))
     partial = sum(1 for shares in legs.values() if max(shares) - min(shares) > 1e-9)
     return len(legs) - partial, partial
 
 
-def skip_mix(*, session: Session) -> list[tuple[str, str, int]]:
-    """(strategy, reason, count) of rejected candidates, most frequent first."""
+def skip_mix(*, session: Session, runs: Runs = None) -> list[tuple[str, str, int]]:
+    """(strategy, reason, count) of rejected candidates, most frequent first.
+
+    A candidate the gates accepted whose order filled nothing (``exec.moved``,
+    ``exec.depleted``...) is rejected here with its order's reason."""
     stmt = (
         select(SignalRow.strategy, SignalRow.reason, func.count())
-        .where(SignalRow.status == "rejected")
+        .where(SignalRow.status == "rejected", in_runs(SignalRow.run_id, runs))
         .group_by(SignalRow.strategy, SignalRow.reason)
         .order_by(func.count().desc())
     )
@@ -154,9 +173,10 @@ def skip_mix(*, session: Session) -> list[tuple[str, str, int]]:
 
 
 def resolved_entries(
-    *, session: Session, strategy: str, since: datetime, until: datetime
+    *, session: Session, strategy: str, since: datetime, until: datetime, runs: Runs = None
 ) -> Outcomes:
-    """The calibrator's input: single-leg filled entries of ``strategy`` resolved in [since, until]."""
+    """The calibrator's input: single-leg filled entries of ``strategy`` resolved in [since, until]
+    (of ``runs`` only: a run learns from its own outcomes)."""
     stmt = (
         select(
             OrderRow.side,
@@ -169,9 +189,10 @@ def resolved_entries(
             SignalRow.iv_rv,
             SignalRow.z,
         )
-        .join(SignalRow, SignalRow.key == OrderRow.signal_key)
+        .join(SignalRow, signal_of_order())
         .join(OutcomeRow, OutcomeRow.market_id == OrderRow.market_id)
         .where(
+            in_runs(OrderRow.run_id, runs),
             OrderRow.strategy == strategy,
             OrderRow.filled_shares > 0,
             SignalRow.group_key.is_(None),

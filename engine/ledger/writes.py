@@ -1,20 +1,29 @@
 """Ledger writes: small keyword-only functions, called inside the caller's transaction.
 
-The driver wraps everything one tick produces in one transaction, so a crash
+The loop wraps everything one tick produces in one transaction, so a crash
 or Ctrl-C never leaves a signal without its order, or an order without its
-fills and position.
+fills and position. Every row carries its run (``run_id``); markets and
+outcomes are facts about the world, shared by the runs that saw them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.core.frame import SignalFrame
-from engine.core.types import Market, Resolution
-from engine.execution.paper import ExecutionReport
+from engine.core.types import (
+    REJECTED,
+    REVERTED,
+    ExecutionReport,
+    Fill,
+    Market,
+    Order,
+    Resolution,
+    WorkingOrder,
+)
 from engine.ledger.models import (
     FillRow,
     MarketRow,
@@ -63,28 +72,30 @@ def _opt(x: float) -> float | None:
     return None if x != x else float(x)  # NaN -> NULL
 
 
-def record_frame(
+def record_decisions(
     *,
     session: Session,
+    run_id: int,
     frame: SignalFrame,
     keys: list[str],
-    reports: Mapping[str, ExecutionReport],
+    submitted: Mapping[str, tuple[Order, ExecutionReport]],
     settings_version: int | None = None,
 ) -> None:
-    """Store every row of ``frame`` as a signal; accepted rows with a report get an order.
+    """Store every row of ``frame`` as a signal; each submitted row gets its order.
 
-    A row whose execution was refused is stored rejected with the venue's reason.
-    A filled order adds its fills and opens the strategy's position.
+    A row the venue refused at once is stored rejected with the venue's reason; an
+    accepted order is stored working (``done`` false) until its reports end it.
     """
     ts = to_dt(frame.ts)
     signal_rows = []
     for i, key in enumerate(keys):
-        report = reports.get(key)
+        sent = submitted.get(key)
         reason = frame.reason[i]
-        if reason is None and report is not None and report.status == "rejected":
-            reason = report.reason
+        if reason is None and sent is not None and sent[1].state == REJECTED:
+            reason = sent[1].reason
         signal_rows.append(
             {
+                "run_id": run_id,
                 "key": key,
                 "ts": ts,
                 "strategy": frame.strategy,
@@ -115,69 +126,166 @@ def record_frame(
         )
     if signal_rows:
         session.execute(insert(SignalRow), signal_rows)
-    for i, key in enumerate(keys):
-        report = reports.get(key)
-        if report is not None:
-            _record_order(session=session, frame=frame, i=i, key=key, report=report, ts=ts)
+    order_rows = [
+        {
+            "run_id": run_id,
+            "signal_key": order.key,
+            "ts": ts,
+            "strategy": order.strategy,
+            "market_id": order.market_id,
+            "token_id": order.token_id,
+            "side": order.side,
+            "order_type": report.order_type,
+            "price": order.price,
+            "limit_price": report.limit_price,
+            "stake": order.stake,
+            "fee_rate": order.fee_rate,
+            "status": report.state,
+            "reason": report.reason,
+            "filled_shares": 0.0,
+            "cost": 0.0,
+            "fees": 0.0,
+            "expire_ts": to_dt(order.expire_ts),
+            "done": report.done,
+            "updated_at": ts,
+        }
+        for order, report in submitted.values()
+    ]
+    if order_rows:
+        session.execute(insert(OrderRow), order_rows)
 
 
-def _record_order(*, session, frame, i, key, report, ts) -> None:  # noqa: ANN001
-    order = OrderRow(
-        signal_key=key,
-        ts=ts,
-        strategy=frame.strategy,
-        market_id=frame.market_id[i],
-        token_id=frame.token_id[i],
-        side=frame.side[i],
-        order_type=report.order_type,
-        limit_price=report.limit_price,
-        stake=float(frame.stake[i]),
-        status=report.status,
-        reason=report.reason,
-        filled_shares=report.shares,
-        cost=report.cost,
-        fees=report.fees,
-    )
-    session.add(order)
-    if not report.fills:
-        return
-    session.flush()
+def apply_reports(
+    *,
+    session: Session,
+    run_id: int,
+    reports: Iterable[ExecutionReport],
+    arrivals: Mapping[str, float],
+) -> None:
+    """Store what the venue reported: fills (and the positions they open), ends, reverts.
+
+    ``arrivals``: order key -> when it reached the book, for orders reported for the first time.
+    """
+    for report in reports:
+        order = session.scalars(
+            select(OrderRow).where(OrderRow.run_id == run_id, OrderRow.signal_key == report.key)
+        ).one()
+        at = to_dt(report.ts)
+        order.updated_at = at
+        if report.key in arrivals and order.arrive_ts is None:
+            order.arrive_ts = to_dt(arrivals[report.key])
+        if report.latency_s is not None:
+            order.latency_ms = round(1000.0 * report.latency_s, 3)
+        if report.state == REVERTED:
+            _revert(session, run_id, order, report)
+            continue
+        order.status = report.state
+        order.done = report.done
+        if report.reason is not None:
+            order.reason = report.reason
+        if report.fills:
+            _record_fills(session, run_id, order, report)
+        if report.done and order.filled_shares <= 0.0:
+            # Nothing traded: the candidate counts as skipped, with the venue's reason.
+            session.execute(
+                update(SignalRow)
+                .where(SignalRow.run_id == run_id, SignalRow.key == report.key)
+                .values(status="rejected", reason=report.reason)
+            )
+
+
+def _record_fills(session: Session, run_id: int, order: OrderRow, report: ExecutionReport) -> None:
+    at = to_dt(report.ts)
     session.execute(
         insert(FillRow),
         [
-            {"order_id": order.id, "ts": ts, "price": f.price, "shares": f.shares, "fee": f.fee}
+            {
+                "run_id": run_id,
+                "order_id": order.id,
+                "ts": at,
+                "price": f.price,
+                "shares": f.shares,
+                "fee": f.fee,
+                "level_size": _opt(f.level_size),
+            }
             for f in report.fills
         ],
     )
-    position = session.scalars(
-        select(PositionRow).where(
-            PositionRow.strategy == frame.strategy,
-            PositionRow.market_id == frame.market_id[i],
-            PositionRow.side == frame.side[i],
-        )
-    ).one_or_none()
-    if position is not None:  # a second entry on the same token (e.g. two headlines in one tick)
-        position.shares += report.shares
+    order.filled_shares = round(order.filled_shares + report.shares, 6)
+    order.cost = order.cost + report.cost
+    order.fees = round(order.fees + report.fees, 5)
+    position = _position(session, run_id, order)
+    if position is not None:  # a second entry on the same token (e.g. two headlines)
+        position.shares = round(position.shares + report.shares, 6)
         position.cost += report.cost
-        position.fees += report.fees
+        position.fees = round(position.fees + report.fees, 5)
+        if position.status == "void":
+            position.status = "open"
         return
     session.add(
         PositionRow(
-            strategy=frame.strategy,
-            market_id=frame.market_id[i],
-            side=frame.side[i],
-            token_id=frame.token_id[i],
+            run_id=run_id,
+            strategy=order.strategy,
+            market_id=order.market_id,
+            side=order.side,
+            token_id=order.token_id,
             shares=report.shares,
             cost=report.cost,
             fees=report.fees,
-            opened_at=ts,
+            opened_at=at,
             status="open",
         )
     )
+    session.flush()
 
 
-def record_resolution(*, session: Session, resolution: Resolution) -> list[PositionRow]:
-    """Store how a market resolved and settle its open positions (idempotent).
+def _position(session: Session, run_id: int, order: OrderRow) -> PositionRow | None:
+    return session.scalars(
+        select(PositionRow).where(
+            PositionRow.run_id == run_id,
+            PositionRow.strategy == order.strategy,
+            PositionRow.market_id == order.market_id,
+            PositionRow.side == order.side,
+        )
+    ).one_or_none()
+
+
+def _revert(session: Session, run_id: int, order: OrderRow, report: ExecutionReport) -> None:
+    """Take back the fills of ``report``: they count nowhere from now on."""
+    for f in report.fills:
+        row = session.scalars(
+            select(FillRow)
+            .where(
+                FillRow.order_id == order.id,
+                FillRow.ts == to_dt(f.ts),
+                FillRow.price == f.price,
+                FillRow.reverted.is_(False),
+            )
+            .limit(1)
+        ).first()
+        if row is not None:
+            row.reverted = True
+    order.filled_shares = max(round(order.filled_shares - report.shares, 6), 0.0)
+    order.cost = max(order.cost - report.cost, 0.0) if order.filled_shares > 0 else 0.0
+    order.fees = max(round(order.fees - report.fees, 5), 0.0) if order.filled_shares > 0 else 0.0
+    order.reason = report.reason
+    if order.filled_shares <= 0.0:
+        order.status = REVERTED
+    position = _position(session, run_id, order)
+    if position is not None and position.status == "open":
+        position.shares = max(round(position.shares - report.shares, 6), 0.0)
+        position.cost = max(position.cost - report.cost, 0.0) if position.shares > 0 else 0.0
+        position.fees = (
+            max(round(position.fees - report.fees, 5), 0.0) if position.shares > 0 else 0.0
+        )
+        if position.shares <= 0.0:
+            position.status = "void"
+
+
+def record_resolution(
+    *, session: Session, run_id: int, resolution: Resolution
+) -> list[PositionRow]:
+    """Store how a market resolved (once per database) and settle the run's open positions.
 
     Returns the positions it settled.
     """
@@ -197,7 +305,9 @@ def record_resolution(*, session: Session, resolution: Resolution) -> list[Posit
     positions = list(
         session.scalars(
             select(PositionRow).where(
-                PositionRow.market_id == resolution.market_id, PositionRow.status == "open"
+                PositionRow.run_id == run_id,
+                PositionRow.market_id == resolution.market_id,
+                PositionRow.status == "open",
             )
         )
     )
@@ -209,41 +319,102 @@ def record_resolution(*, session: Session, resolution: Resolution) -> list[Posit
     return positions
 
 
-def last_written_ts(*, session: Session, market_prefix: str) -> float | None:
-    """The latest instant anything was written for markets whose id starts with ``market_prefix``."""
-    like = f"{market_prefix}%"
-    candidates = [
-        session.scalar(select(func.max(MarketRow.start_ts)).where(MarketRow.market_id.like(like))),
-        session.scalar(select(func.max(SignalRow.ts)).where(SignalRow.market_id.like(like))),
-        session.scalar(
-            select(func.max(OutcomeRow.resolved_at)).where(OutcomeRow.market_id.like(like))
-        ),
-    ]
-    found = [from_dt(c) for c in candidates if c is not None]
-    return max(found) if found else None
+def open_positions(*, session: Session, run_id: int) -> list[PositionRow]:
+    return list(
+        session.scalars(
+            select(PositionRow).where(PositionRow.run_id == run_id, PositionRow.status == "open")
+        )
+    )
 
 
-def open_positions(*, session: Session) -> list[PositionRow]:
-    return list(session.scalars(select(PositionRow).where(PositionRow.status == "open")))
+def realized_pnl(*, session: Session, run_id: int) -> float:
+    total = session.scalar(
+        select(func.coalesce(func.sum(PositionRow.pnl), 0.0)).where(PositionRow.run_id == run_id)
+    )
+    return float(total or 0.0)
 
 
-def realized_pnl(*, session: Session) -> float:
-    return float(session.scalar(select(func.coalesce(func.sum(PositionRow.pnl), 0.0))) or 0.0)
-
-
-def signal_keys_for(*, session: Session, market_ids: Iterable[str]) -> set[str]:
+def signal_keys_for(*, session: Session, run_id: int, market_ids: Iterable[str]) -> set[str]:
     ids = list(market_ids)
     if not ids:
         return set()
-    return set(session.scalars(select(SignalRow.key).where(SignalRow.market_id.in_(ids))))
+    return set(
+        session.scalars(
+            select(SignalRow.key).where(SignalRow.run_id == run_id, SignalRow.market_id.in_(ids))
+        )
+    )
+
+
+def working_orders(*, session: Session, run_id: int) -> list[WorkingOrder]:
+    """The run's orders a venue still works on, as it submitted them."""
+    rows = session.scalars(
+        select(OrderRow)
+        .where(OrderRow.run_id == run_id, OrderRow.done.is_(False))
+        .order_by(OrderRow.id)
+    )
+    return [
+        WorkingOrder(
+            order=Order(
+                key=r.signal_key,
+                ts=from_dt(r.ts),
+                strategy=r.strategy,
+                market_id=r.market_id,
+                token_id=r.token_id,
+                side=r.side,
+                price=float(r.price if r.price is not None else r.limit_price),
+                stake=r.stake,
+                fee_rate=float(r.fee_rate or 0.0),
+                expire_ts=from_dt(r.expire_ts) if r.expire_ts is not None else float("inf"),
+            ),
+            limit_price=r.limit_price,
+            order_type=r.order_type,
+            arrive_ts=from_dt(r.arrive_ts) if r.arrive_ts is not None else float("nan"),
+            spent=r.cost,
+            shares=r.filled_shares,
+        )
+        for r in rows
+    ]
+
+
+def recent_fills(
+    *, session: Session, run_id: int, since: float
+) -> list[tuple[str, str, str, Fill]]:
+    """The run's standing fills after ``since``: (order key, market, token, fill)."""
+    rows = session.execute(
+        select(OrderRow.signal_key, OrderRow.market_id, OrderRow.token_id, FillRow)
+        .join(FillRow, FillRow.order_id == OrderRow.id)
+        .where(
+            FillRow.run_id == run_id,
+            FillRow.ts > to_dt(since),
+            FillRow.reverted.is_(False),
+        )
+        .order_by(FillRow.id)
+    )
+    return [
+        (
+            key,
+            market,
+            token,
+            Fill(
+                f.price,
+                f.shares,
+                f.fee,
+                from_dt(f.ts),
+                f.level_size if f.level_size is not None else float("nan"),
+            ),
+        )
+        for key, market, token, f in rows
+    ]
 
 
 __all__ = [
-    "last_written_ts",
+    "apply_reports",
     "open_positions",
     "realized_pnl",
-    "record_frame",
+    "recent_fills",
+    "record_decisions",
     "record_markets",
     "record_resolution",
     "signal_keys_for",
+    "working_orders",
 ]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.core.types import DOWN, UP, Market, Resolution, SimTick
+from engine.core.types import DOWN, UP, Market, Resolution, Tick
 from engine.sim.books import (
     SECONDS_PER_YEAR,
     build_ladders,
@@ -103,8 +103,8 @@ class MarketSimulator:
     Polymarket's Up/Down markets resolve on Chainlink, not on an exchange's
     spot), drawn afresh every second; market makers add its variance to their
     pricing, so a model that prices off spot alone is overconfident near expiry.
-    ``speed``: sim seconds per wall second, or ``"max"``; the drivers pace by it,
-    the simulator never sleeps. ``mm_vol=None`` means ``vol``.
+    ``mm_vol=None`` means ``vol``. The simulator never sleeps: pacing is the run's
+    (``run.speed``).
 
     ``info_*``, ``leader*`` and ``news_*``: information events and the leader
     trades and headlines that reveal them (see :mod:`engine.sim.informed`).
@@ -156,7 +156,6 @@ class MarketSimulator:
     negrisk_augmented_prob: float = 0.2
     negrisk_mispricing_prob: float = 0.3
     negrisk_mispricing: float = 0.02
-    speed: float | str = 1.0
     _state: _State = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -208,11 +207,7 @@ class MarketSimulator:
         st.token_ids = [""] * (2 * n_slots)
         st.asks = None
         st.sizes = level_sizes(self.levels, self.level_size)
-        fields_ = {
-            f.name: getattr(self, f.name)
-            for f in dataclasses.fields(self)
-            if f.init and f.name != "speed"
-        }
+        fields_ = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         digest = hashlib.sha1(repr(sorted(fields_.items())).encode()).hexdigest()[:6]
         st.prefix = f"sim{self.seed}-{digest}-"
         object.__setattr__(self, "_state", st)
@@ -226,8 +221,8 @@ class MarketSimulator:
     def market_prefix(self) -> str:
         """``sim<seed>-<fingerprint>-``: every market id of this simulator starts with it.
 
-        The fingerprint hashes every field but ``speed``, so two runs share market
-        ids (and a restart resumes) exactly when they simulate the same market.
+        The fingerprint hashes every field, so two runs share market ids exactly
+        when they simulate the same market.
         """
         return self._state.prefix
 
@@ -236,7 +231,7 @@ class MarketSimulator:
         """Time of the last tick returned; ``start_ts - 1`` before the first :meth:`step`."""
         return self.start_ts + self._state.n
 
-    def step(self) -> SimTick:
+    def step(self) -> Tick:
         """Advance the clock one second and return what a live feed shows at the new time."""
         st = self._state
         n_sym, n_up = len(self.symbols), st.n_up
@@ -305,7 +300,7 @@ class MarketSimulator:
         books = publish_books(st.token_ids, lad, fts)
         spots = dict(zip(self.symbols, spot_list, strict=True))
         trades, news = st.flow.step(st.n, ts, self._quote) if st.flow is not None else ([], [])
-        return SimTick(
+        return Tick(
             ts=fts,
             spot=spots,
             listed=listed,

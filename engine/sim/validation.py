@@ -55,11 +55,6 @@ def validate(sim: MarketSimulator) -> None:
         set_(sim, "mm_vol", total)
     check("mm_vol", sim.mm_vol, 0.0, 5.0, lo_open=True)
     _negrisk(sim)
-    if sim.speed != "max":
-        if isinstance(sim.speed, str | bool):
-            raise ValueError(f"sim.speed={sim.speed!r} must be 'max' or a number in (0, 1000000]")
-        check("speed", sim.speed, 0.0, 1e6, lo_open=True)
-        set_(sim, "speed", float(sim.speed))
 
 
 def effective_vol(sim: MarketSimulator) -> float:

@@ -8,7 +8,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from engine.app import build_driver
+from engine.app import build_loop
 from engine.components import build
 from engine.core.validation import ConfigError
 
@@ -25,7 +25,7 @@ def options(group: str) -> list[str]:
 
 
 def test_default_composition_builds_the_paper_engine():
-    driver = build_driver(cfg(), sessions=None)
+    driver = build_loop(cfg(), sessions=None)
     names = [s.name for s in driver.strategies]
     assert names == ["updown", "itm", "follow", "news", "negrisk"]
     strategy = driver.strategies[0]
@@ -44,7 +44,7 @@ def test_default_composition_builds_the_paper_engine():
     assert (strategy.gates["dead_zone"].low, strategy.gates["dead_zone"].high) == (0.42, 0.58)
 
 
-@pytest.mark.parametrize("group", ["gate", "sizer", "sim", "venue", "strategy"])
+@pytest.mark.parametrize("group", ["gate", "sizer", "sim", "feed", "venue", "strategy"])
 def test_every_option_of_every_component_group_builds(group):
     c = cfg()
     for name in options(group):
@@ -53,7 +53,7 @@ def test_every_option_of_every_component_group_builds(group):
                 node = compose(
                     config_name="config", overrides=[f"+strategy@strategies.x={name}"]
                 ).strategies.x
-            elif group in ("sim", "venue"):
+            elif group in ("sim", "feed", "venue"):
                 node = compose(config_name="config", overrides=[f"{group}={name}"])[group]
             else:
                 node = compose(config_name=f"{group}/{name}")[group]
@@ -83,7 +83,7 @@ def test_sqlite_default_matches_the_alembic_default(monkeypatch):
 
 
 def test_overrides_reach_the_components():
-    driver = build_driver(
+    driver = build_loop(
         cfg(
             "strategies.updown.gates.sigma.min_sigma=2.5",
             "strategies.updown.gates.max_odds.max_price=0.9",
@@ -97,7 +97,21 @@ def test_overrides_reach_the_components():
     assert strategy.gates["sigma"].min_sigma == 2.5
     assert strategy.gates["max_odds"].max_price == 0.9
     assert strategy.sizers["stake_cap"].max_stake == 5
-    assert driver.sim.seed == 7
+    assert driver.feed.simulator.seed == 7
+    assert driver.venue.seed == 7  # the venue's draws follow the run's seed
+
+
+def test_paper_mode_is_a_composition_of_a_feed_a_venue_and_the_loop():
+    from engine.drivers.loop import EngineLoop
+    from engine.execution.paper import PaperVenue
+    from engine.ports import Feed, Venue
+    from engine.sim.feed import SimFeed
+
+    loop = build_loop(cfg(), sessions=None)
+    assert type(loop) is EngineLoop
+    assert isinstance(loop.feed, SimFeed) and isinstance(loop.feed, Feed)
+    assert isinstance(loop.venue, PaperVenue) and isinstance(loop.venue, Venue)
+    assert loop.run_config.speed == 60 and loop.venue.latency_ms >= 250
 
 
 @pytest.mark.parametrize(
@@ -122,28 +136,32 @@ def test_overrides_reach_the_components():
         ("venue.order_type=IOC", "venue.order_type='IOC' must be one of"),
         ("run.duration=soon", "run.duration='soon' must be a duration"),
         ("run.bankroll=0", "run.bankroll=0 must be in (0.0, 1000000000.0]"),
+        ("run.speed=0", "run.speed=0.0 must be in (0.0, 1000000.0]"),
+        ("run.speed=fast", "run.speed='fast' must be a positive number or 'max'"),
+        ("venue.latency_ms=-1", "venue.latency_ms=-1 must be in [0.0, 60000.0]"),
+        ("venue.revert_rate=1.5", "venue.revert_rate=1.5 must be in [0.0, 1.0]"),
         ("vol.half_life_s=1", "vol.half_life_s=1 must be in [5.0, 86400.0]"),
         ("+strategies.updown.gates.sigma.min_sigm=2", "strategies.updown.gates.sigma="),
     ],
 )
 def test_bad_values_stop_the_engine_naming_key_value_and_range(override, message):
     with pytest.raises(ConfigError) as err:
-        build_driver(cfg(override), sessions=None)
+        build_loop(cfg(override), sessions=None)
     assert message in str(err.value)
 
 
 def test_sim_validation_names_the_key():
     with pytest.raises(ConfigError, match=r"sim\.vol=-0.1"):
-        build_driver(cfg("sim.vol=-0.1"), sessions=None)
+        build_loop(cfg("sim.vol=-0.1"), sessions=None)
 
 
 def test_run_only_two_strategies_by_composition_or_by_flag():
-    driver = build_driver(
+    driver = build_loop(
         cfg("~strategy@strategies.itm", "~strategy@strategies.follow", "~strategy@strategies.news"),
         None,
     )
     assert [s.name for s in driver.strategies] == ["updown", "negrisk"]
-    driver = build_driver(
+    driver = build_loop(
         cfg(
             "strategies.itm.enabled=false",
             "strategies.news.enabled=false",
@@ -155,7 +173,7 @@ def test_run_only_two_strategies_by_composition_or_by_flag():
 
 
 def test_change_min_sigma_of_one_strategy_only():
-    driver = build_driver(
+    driver = build_loop(
         cfg(
             "strategies.updown.gates.sigma.min_sigma=2.2", "+gate@strategies.itm.gates.sigma=sigma"
         ),
@@ -167,7 +185,7 @@ def test_change_min_sigma_of_one_strategy_only():
 
 
 def test_swap_a_sizer_in_place_keeps_the_chain_order():
-    driver = build_driver(
+    driver = build_loop(
         cfg(
             "sizer@strategies.updown.sizers.kelly=fixed_stake",
             "strategies.updown.sizers.kelly.stake=7",
@@ -180,7 +198,7 @@ def test_swap_a_sizer_in_place_keeps_the_chain_order():
 
 
 def test_add_a_gate_to_a_strategy():
-    driver = build_driver(
+    driver = build_loop(
         cfg(
             "+gate@strategies.updown.gates.vol_band=vol_band",
             "strategies.updown.gates.vol_band.low=0.8",
@@ -193,7 +211,7 @@ def test_add_a_gate_to_a_strategy():
 
 @pytest.mark.parametrize("adaptive", options("adaptive"))
 def test_every_adaptive_option_builds(adaptive):
-    driver = build_driver(cfg(f"adaptive={adaptive}"), None)
+    driver = build_loop(cfg(f"adaptive={adaptive}"), None)
     assert driver.loop.calibrator.enabled == (adaptive == "default")
 
 
@@ -206,7 +224,7 @@ def test_every_classifier_builds(name):
 
 @pytest.mark.parametrize("name", options("experiment"))
 def test_every_experiment_composes_and_builds(name):
-    driver = build_driver(cfg(f"+experiment={name}"), None)
+    driver = build_loop(cfg(f"+experiment={name}"), None)
     assert [s.name for s in driver.strategies if s.enabled] == ["updown"]
 
 

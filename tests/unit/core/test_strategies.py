@@ -20,7 +20,7 @@ from engine.core.strategies.follow import FollowMirror
 from engine.core.strategies.itm import ItmCapture
 from engine.core.strategies.negrisk import NegriskArb
 from engine.core.strategies.news import NewsTrader
-from engine.core.types import RANGE, Book, Headline, Market, SimTick, WalletTrade
+from engine.core.types import RANGE, Book, Headline, Market, Tick, WalletTrade
 from engine.core.validation import ConfigError
 
 T0 = 1_767_571_200.0
@@ -43,7 +43,7 @@ def run(
         books = {t: book(t, a, ts=ts) for t, a in asks.items()}
         last = i == n - 1
         state.apply(
-            SimTick(
+            Tick(
                 ts,
                 {"BTCUSDT": price(i)},
                 list(markets) if i == 0 else [],

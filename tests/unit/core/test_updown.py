@@ -13,7 +13,7 @@ from engine.core.pricing import SECONDS_PER_YEAR, price_greeks
 from engine.core.sizers import KellySizer, SizingContext, StakeCap
 from engine.core.state import MarketState, VolConfig
 from engine.core.strategies.updown import UpDownCapture
-from engine.core.types import Book, Market, SimTick
+from engine.core.types import Book, Market, Tick
 from engine.core.validation import ConfigError
 
 T0 = 1_767_571_200.0  # 2026-01-05T00:00:00Z
@@ -30,7 +30,7 @@ def drive(prices: list[float], up_ask: float = 0.30, down_ask: float = 0.30) -> 
     state = MarketState(VolConfig(half_life_s=60, warmup_s=10))
     for i, p in enumerate(prices):
         books = {"m1-up": book("m1-up", up_ask), "m1-down": book("m1-down", down_ask)}
-        state.apply(SimTick(T0 + i, {"BTCUSDT": p}, [MARKET] if i == 0 else [], books))
+        state.apply(Tick(T0 + i, {"BTCUSDT": p}, [MARKET] if i == 0 else [], books))
     return state
 
 
@@ -54,7 +54,7 @@ def strategy(**kw) -> UpDownCapture:
 def test_spot_history_and_vol_warmup():
     state = MarketState(VolConfig(half_life_s=60, warmup_s=10), history_s=5)
     for i in range(8):
-        state.apply(SimTick(T0 + i, {"BTCUSDT": 100.0 + i}))
+        state.apply(Tick(T0 + i, {"BTCUSDT": 100.0 + i}))
         if i < 10:
             assert math.isnan(state.sigma("BTCUSDT"))
     assert state.spot_ago("BTCUSDT", 0) == 107.0

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from engine.core.types import SimTick
+from engine.core.types import Tick
 from engine.sim import MarketSimulator
 
 CONF = Path(__file__).resolve().parents[3] / "conf" / "sim"
@@ -16,7 +16,7 @@ START = 1767571200  # 2026-01-05T00:00:00Z
 EPS = 1e-9
 
 
-def run(sim: MarketSimulator, n: int) -> list[SimTick]:
+def run(sim: MarketSimulator, n: int) -> list[Tick]:
     return [sim.step() for _ in range(n)]
 
 
@@ -29,7 +29,7 @@ def scenario(name: str, seed: int = 0, **overrides) -> MarketSimulator:
     return MarketSimulator(**kwargs)
 
 
-def ticks_equal(a: SimTick, b: SimTick) -> bool:
+def ticks_equal(a: Tick, b: Tick) -> bool:
     """Equal ticks: every field, books compared array by array."""
     if (a.ts, a.spot, a.listed, a.resolved) != (b.ts, b.spot, b.listed, b.resolved):
         return False

@@ -8,7 +8,7 @@ from collections import defaultdict, deque
 import numpy as np
 import pytest
 
-from engine.core.types import SimTick
+from engine.core.types import Tick
 from engine.sim import BEARISH_PHRASES, BULLISH_PHRASES, NEUTRAL_PHRASES, Leader, MarketSimulator
 from tests.unit.sim.support import run, scenario, ticks_equal
 
@@ -68,7 +68,7 @@ class Run:
         self.sim = sim
         self.log_spot = {s: np.empty(n) for s in sim.symbols}
         self.trades, self.news, self.checked = [], [], 0
-        recent: deque[SimTick] = deque(maxlen=16)
+        recent: deque[Tick] = deque(maxlen=16)
         live = {}
         for k in range(n):
             tick = sim.step()
@@ -234,7 +234,7 @@ def test_info_events_move_nothing_before_they_happen():
     assert with_info[-1].spot != without[-1].spot
 
 
-def strip(sim: MarketSimulator, tick: SimTick) -> dict[str, tuple]:
+def strip(sim: MarketSimulator, tick: Tick) -> dict[str, tuple]:
     return {
         k.removeprefix(sim.market_prefix): (b.bids.tolist(), b.asks.tolist())
         for k, b in tick.books.items()
@@ -390,7 +390,7 @@ def test_uninformed_and_informed_market_makers_share_spot_and_differ_only_while_
     assert differ and all(any(e < n <= e + DELAY + HORIZON for e in events) for n in differ)
 
 
-def strip_books(tick: SimTick) -> list:
+def strip_books(tick: Tick) -> list:
     return sorted((b.bids.tolist(), b.asks.tolist()) for b in tick.books.values())
 
 

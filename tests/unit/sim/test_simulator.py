@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
-from engine.core.types import DOWN, UP, Book, SimTick
+from engine.core.types import DOWN, UP, Book, Tick
 from engine.sim import MarketSimulator
 from engine.sim.books import build_ladders, level_sizes
 from tests.unit.sim.support import (
@@ -37,7 +37,7 @@ def ref_fair(S: float, K: float, T_s: float, sigma: float) -> float:
 
 
 @pytest.fixture(scope="module")
-def hour() -> list[SimTick]:
+def hour() -> list[Tick]:
     """One simulated hour plus one second of the default simulator."""
     return run(MarketSimulator(seed=11), 3601)
 
@@ -63,9 +63,9 @@ def test_different_seeds_give_different_paths():
     assert b[0].listed[0].market_id.startswith("sim2-")
 
 
-def test_market_prefix_changes_with_the_market_but_not_with_speed():
+def test_market_prefix_changes_with_the_market():
     base = MarketSimulator(seed=1).market_prefix
-    assert MarketSimulator(seed=1, speed="max").market_prefix == base
+    assert MarketSimulator(seed=1).market_prefix == base
     assert MarketSimulator(seed=1, vol=0.8).market_prefix != base
     assert MarketSimulator(seed=2).market_prefix.startswith("sim2-")
 
@@ -322,7 +322,6 @@ def test_omegaconf_containers_are_accepted():
         symbols=OmegaConf.create(["BTCUSDT", "DOGEUSDT"]),
         windows=OmegaConf.create([300]),
         initial_prices=OmegaConf.create({"DOGEUSDT": 0.3}),
-        speed="max",
     )
     tick = sim.step()
     assert sim.symbols == ("BTCUSDT", "DOGEUSDT") and sim.windows == (300,)
@@ -345,8 +344,6 @@ def test_omegaconf_containers_are_accepted():
         ({"levels": 0}, r"sim\.levels=0 must be a whole number in \[1, 50\]"),
         ({"fee_rate": 0.5}, r"sim\.fee_rate=0\.5 must be in \[0, 0\.25\]"),
         ({"jump_std": "big"}, r"sim\.jump_std='big' must be in \[0, 0\.5\]"),
-        ({"speed": "fast"}, r"sim\.speed='fast' must be 'max' or a number in \(0, 1000000\]"),
-        ({"speed": 0}, r"sim\.speed=0 must be in \(0, 1000000\]"),
         (
             {"vol": 0.0, "jump_rate_per_day": 0.0},
             r"sim\.mm_vol=None defaults to the process.s total vol 0\.0, must be in \(0, 5\]",
