@@ -39,7 +39,7 @@ def main() -> None:
     overrides = [
         f"seed={args.seed}",
         f"sim={args.scenario}",
-        "sim.speed=max",
+        "run.speed=max",
         f"run.duration={seconds}",
         "run.progress=true",
     ]

@@ -56,7 +56,7 @@ GATES = (
 
 def run(url: str, days: int, seed: int, *extra: str) -> subprocess.Popen:
     cmd = [str(ROOT / ".venv/bin/edgeloop"), "+experiment=corridor", f"seed={seed}", f"run.duration={days}d",
-           "sim.speed=max", f"db.url={url}", "hydra.run.dir=var/runs/experiment", *extra]  # fmt: skip
+           "run.speed=max", f"db.url={url}", "hydra.run.dir=var/runs/experiment", *extra]  # fmt: skip
     return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -38,7 +38,9 @@ def run_edgeloop(
 
 
 def _plain(value: object) -> object:
-    """Decimals (PostgreSQL numeric) as floats, so both stores compare equal."""
+    """Decimals (PostgreSQL numeric) as floats and booleans as 0/1, so both stores compare equal."""
+    if isinstance(value, bool):
+        return int(value)
     return float(value) if isinstance(value, Decimal) else value
 
 
@@ -51,33 +53,44 @@ def query(url: str, sql: str) -> list[tuple]:
         engine.dispose()
 
 
-def ledger_snapshot(url: str) -> dict[str, list[tuple]]:
-    """Everything a run decided, in a comparable form (no surrogate ids, no wall times)."""
+def _where(run: int | None, alias: str = "") -> str:
+    return "" if run is None else f" WHERE {alias}run_id = {int(run)}"
+
+
+def ledger_snapshot(url: str, run: int | None = None) -> dict[str, list[tuple]]:
+    """Everything a run decided, in a comparable form (no surrogate ids, no wall times).
+
+    ``run``: one run's rows only (default: every run's)."""
     return {
         "signals": query(
             url,
-            "SELECT key, status, reason, round(CAST(stake AS numeric), 6) FROM signals ORDER BY key",
+            "SELECT key, status, reason, round(CAST(stake AS numeric), 6) FROM signals"
+            f"{_where(run)} ORDER BY key",
         ),
         "orders": query(
             url,
             "SELECT signal_key, status, reason, filled_shares, round(CAST(cost AS numeric), 6), "
-            "round(CAST(fees AS numeric), 6) FROM orders ORDER BY signal_key",
+            "round(CAST(fees AS numeric), 6), round(CAST(latency_ms AS numeric), 3), done "
+            f"FROM orders{_where(run)} ORDER BY signal_key",
         ),
         "fills": query(
             url,
-            "SELECT o.signal_key, f.price, f.shares, f.fee FROM fills f JOIN orders o ON o.id = f.order_id "
+            "SELECT o.signal_key, f.price, f.shares, f.fee, f.reverted FROM fills f "
+            f"JOIN orders o ON o.id = f.order_id{_where(run, 'f.')} "
             "ORDER BY o.signal_key, f.price",
         ),
         "outcomes": query(url, "SELECT market_id, winner FROM outcomes ORDER BY market_id"),
         "positions": query(
             url,
-            "SELECT strategy, market_id, side, status, round(CAST(pnl AS numeric), 6) FROM positions ORDER BY market_id, side, strategy",
+            "SELECT strategy, market_id, side, status, round(CAST(pnl AS numeric), 6) FROM positions"
+            f"{_where(run)} ORDER BY market_id, side, strategy",
         ),
     }
 
 
-def pnl_from_fills_and_outcomes(url: str) -> tuple[int, int, float, float]:
-    """Trades, wins, P&L after fees and fees, straight from fills and outcomes.
+def pnl_from_fills_and_outcomes(url: str, run: int | None = None) -> tuple[int, int, float, float]:
+    """Trades, wins, P&L after fees and fees, straight from fills and outcomes (reverted
+    fills count nowhere; ``run``: one run's only).
 
     The legs of a multi-leg group (same signals.group_key) are one trade, counted
     when all its legs have resolved, and won when its payout beats its cost and fees.
@@ -86,8 +99,9 @@ def pnl_from_fills_and_outcomes(url: str) -> tuple[int, int, float, float]:
         url,
         "SELECT COALESCE(s.group_key, s.key), s.group_key IS NOT NULL, o.side, oc.winner, "
         "SUM(f.shares), SUM(f.shares * f.price), SUM(f.fee) "
-        "FROM orders o JOIN fills f ON f.order_id = o.id JOIN signals s ON s.key = o.signal_key "
-        "LEFT JOIN outcomes oc ON oc.market_id = o.market_id "
+        "FROM orders o JOIN fills f ON f.order_id = o.id AND NOT f.reverted "
+        "JOIN signals s ON s.key = o.signal_key AND s.run_id = o.run_id "
+        f"LEFT JOIN outcomes oc ON oc.market_id = o.market_id{_where(run, 'o.')} "
         "GROUP BY o.id, s.key, s.group_key, o.side, oc.winner",
     )
     trades: dict[str, list[tuple]] = {}

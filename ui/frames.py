@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from engine.ledger.db import make_engine, resolve_url
 
 TTL = 5  # seconds a query result is reused: the Live page refreshes every few seconds
+# The runs a read covers: run ids (a tuple, so that cached reads can hash it), or None for all.
+Runs = tuple[int, ...] | None
 _DB_OVERRIDE: dict[str, str] = {}
 
 _LEDGER = {
@@ -41,6 +43,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
     # Ledger
     "ledger_summary": _LEDGER,
     "trades": {
+        "run_id": "int",
         "trade_id": "str",
         "strategy": "str",
         "market_id": "str",
@@ -74,8 +77,23 @@ SCHEMAS: dict[str, dict[str, str]] = {
     },
     "skip_mix": {"strategy": "str", "reason": "str", "count": "int", "share": "float"},
     "strategies": {"strategy": "str"},
+    "runs_table": {
+        "id": "int",
+        "name": "str",
+        "mode": "str",
+        "feed": "str",
+        "seed": "Int",
+        "fingerprint": "str",
+        "settings_version": "int",
+        "status": "str",
+        "started_at": "datetime",
+        "ended_at": "datetime",
+        "first_ts": "datetime",
+        "last_ts": "datetime",
+    },
     # Live
     "recent_signals": {
+        "run_id": "int",
         "ts": "datetime",
         "strategy": "str",
         "symbol": "str",

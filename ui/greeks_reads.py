@@ -1,6 +1,7 @@
 """Reads for the Greeks page: entries with their Greeks at entry, and the calibrator's output.
 
-Re-exported by :mod:`ui.queries`, which is what pages call.
+Re-exported by :mod:`ui.queries`, which is what pages call. Each reads the runs ``runs``
+(run ids, or None for every run) only.
 """
 
 from __future__ import annotations
@@ -12,21 +13,26 @@ import streamlit as st
 from sqlalchemy import select
 
 from engine.ledger.models import CalibrationRow, OrderRow, OutcomeRow, PositionRow, SignalRow
-from ui.frames import TTL, conform, session, tables
+from engine.ledger.queries import in_runs, signal_of_order
+from ui.frames import TTL, Runs, conform, session, tables
 from ui.stats import wilson_interval
 
 NEG_GAMMA, POS_GAMMA = "−Γ concave ITM", "+Γ convex"
 
 
-def _entries(url: str) -> pd.DataFrame:
-    """Filled single-leg entries with their Greeks at entry and, once resolved, the result."""
+def _entries(url: str, runs: Runs) -> pd.DataFrame:
+    """Filled single-leg entries with their Greeks at entry and, once resolved, the result.
+
+    ``filled_shares`` counts the fills that stand: an order whose fills were all reverted is
+    no entry."""
     cols = [SignalRow.ts, SignalRow.strategy, SignalRow.side, SignalRow.fair, SignalRow.z]
     cols += [SignalRow.iv_rv, OutcomeRow.winner]
     stmt = (
         select(*cols)
-        .join(OrderRow, OrderRow.signal_key == SignalRow.key)
+        .join(OrderRow, signal_of_order())
         .outerjoin(OutcomeRow, OutcomeRow.market_id == SignalRow.market_id)
         .where(OrderRow.filled_shares > 0, SignalRow.group_key.is_(None))
+        .where(in_runs(SignalRow.run_id, runs))
         .order_by(SignalRow.ts)
     )
     with session(url) as s:
@@ -38,10 +44,10 @@ def _entries(url: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def sigma_depth(url: str, period: str = "1h") -> pd.DataFrame:
+def sigma_depth(url: str, runs: Runs, period: str = "1h") -> pd.DataFrame:
     """Per ``period`` of engine time (a pandas frequency: ``15min``, ``1h``, ``1D``) and
     strategy: how many entries, their mean |z| and the win rate of those that resolved."""
-    e = _entries(url).dropna(subset=["z"])
+    e = _entries(url, runs).dropna(subset=["z"])
     if e.empty:
         return conform("sigma_depth", [])
     e["period"] = e["ts"].dt.floor(period)
@@ -58,26 +64,27 @@ def sigma_depth(url: str, period: str = "1h") -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def iv_rv_outcomes(url: str) -> pd.DataFrame:
+def iv_rv_outcomes(url: str, runs: Runs) -> pd.DataFrame:
     """IV/RV at entry of every resolved entry, labelled win or loss."""
-    e = _entries(url)
+    e = _entries(url, runs)
     e = e[e["resolved"] & e["iv_rv"].notna()].copy()
     e["outcome"] = e["won"].map({True: "win", False: "loss"})
     return conform("iv_rv_outcomes", e)
 
 
-def _calibrations(url: str) -> list[CalibrationRow]:
+def _calibrations(url: str, runs: Runs) -> list[CalibrationRow]:
     if "calibrations" not in tables(url):
         return []
+    stmt = select(CalibrationRow).where(in_runs(CalibrationRow.run_id, runs))
     with session(url) as s:
-        return list(s.scalars(select(CalibrationRow).order_by(CalibrationRow.id)))
+        return list(s.scalars(stmt.order_by(CalibrationRow.id)))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def vol_band(url: str) -> pd.DataFrame:
+def vol_band(url: str, runs: Runs) -> pd.DataFrame:
     """The calibrated IV/RV band per strategy: the latest calibration whose ``after`` holds it."""
     latest: dict[str, dict[str, Any]] = {}
-    for c in _calibrations(url):
+    for c in _calibrations(url, runs):
         after = c.after or {}
         if "gates.vol_band.low" in after and "gates.vol_band.high" in after:
             latest[c.strategy] = {
@@ -90,10 +97,10 @@ def vol_band(url: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def centroids(url: str) -> pd.DataFrame:
-    """Win and loss centroids (|Γ|, |Δ|, IV/RV, |z|) of every calibration run, long format."""
+def centroids(url: str, runs: Runs) -> pd.DataFrame:
+    """Win and loss centroids (|Γ|, |Δ|, IV/RV, |z|) of every calibration, long format."""
     rows = []
-    cals = _calibrations(url)
+    cals = _calibrations(url, runs)
     last = {c.strategy: c.id for c in cals}
     for c in cals:
         for outcome, n in (("win", c.n_wins), ("loss", c.n_losses)):
@@ -115,24 +122,16 @@ def centroids(url: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def open_gamma(url: str) -> pd.DataFrame:
+def open_gamma(url: str, runs: Runs) -> pd.DataFrame:
     """Open positions with the gamma of their latest entry: −Γ (ITM, concave) or +Γ (convex)."""
-    pos = select(PositionRow).where(PositionRow.status == "open").order_by(PositionRow.id)
+    pos = select(PositionRow).where(PositionRow.status == "open", in_runs(PositionRow.run_id, runs))
     with session(url) as s:
-        positions = list(s.scalars(pos))
-        greeks: dict[tuple[str, str, str], tuple[Any, ...]] = {}
-        if positions:
-            stmt = (
-                select(SignalRow.strategy, SignalRow.market_id, SignalRow.side)
-                .add_columns(SignalRow.symbol, SignalRow.gamma_1pct, SignalRow.delta_1pct)
-                .where(SignalRow.status == "accepted")
-                .where(SignalRow.market_id.in_({p.market_id for p in positions}))
-                .order_by(SignalRow.ts)
-            )
-            greeks = {tuple(r[:3]): tuple(r[3:]) for r in s.execute(stmt)}
+        positions = list(s.scalars(pos.order_by(PositionRow.id)))
+        greeks = _entry_greeks(s, positions)
     rows = []
     for p in positions:
-        symbol, gamma, delta = greeks.get((p.strategy, p.market_id, p.side), ("", None, None))
+        key = (p.run_id, p.strategy, p.market_id, p.side)
+        symbol, gamma, delta = greeks.get(key, ("", None, None))
         regime = "" if gamma is None else NEG_GAMMA if gamma < 0 else POS_GAMMA
         rows.append(
             {
@@ -151,10 +150,25 @@ def open_gamma(url: str) -> pd.DataFrame:
     return conform("open_gamma", rows)
 
 
+def _entry_greeks(s: Any, positions: list[PositionRow]) -> dict[tuple, tuple[Any, ...]]:
+    """(run, strategy, market, side) -> (symbol, Γ, Δ) of the latest accepted entry."""
+    if not positions:
+        return {}
+    stmt = (
+        select(SignalRow.run_id, SignalRow.strategy, SignalRow.market_id, SignalRow.side)
+        .add_columns(SignalRow.symbol, SignalRow.gamma_1pct, SignalRow.delta_1pct)
+        .where(SignalRow.status == "accepted")
+        .where(SignalRow.run_id.in_({p.run_id for p in positions}))
+        .where(SignalRow.market_id.in_({p.market_id for p in positions}))
+        .order_by(SignalRow.ts)
+    )
+    return {tuple(r[:4]): tuple(r[4:]) for r in s.execute(stmt)}
+
+
 @st.cache_data(ttl=TTL, show_spinner=False)
-def fair_calibration(url: str) -> pd.DataFrame:
+def fair_calibration(url: str, runs: Runs) -> pd.DataFrame:
     """Fair value N(d2) at entry in deciles against how often those entries won."""
-    e = _entries(url)
+    e = _entries(url, runs)
     e = e[e["resolved"] & e["fair"].notna()].copy()
     if e.empty:
         return conform("fair_calibration", [])

@@ -8,6 +8,12 @@ ledger's numbers come from ``engine.ledger.queries`` (the functions behind
 ``edgeloop-ledger``), so the dashboard and the CLI cannot disagree. Results
 are cached for :data:`~ui.frames.TTL` seconds; ``refresh()`` drops them after
 a write.
+
+Every read of what a run wrote (signals, orders, fills, positions,
+calibrations, regime changes, breaker events) takes ``runs``: a tuple of run
+ids, or None for every run (``edgeloop-ledger --run ID`` / ``--run all``).
+Markets and outcomes are shared by the runs; a fill the venue reverted counts
+nowhere.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from engine.ledger import queries as lq
+from engine.ledger.cli import runs_json
 from engine.ledger.models import (
     BreakerEventRow,
     FillRow,
@@ -28,10 +35,11 @@ from engine.ledger.models import (
     OutcomeRow,
     PositionRow,
     RegimeChangeRow,
+    RunRow,
     SignalRow,
 )
-from engine.ledger.writes import last_written_ts
-from ui.frames import TTL, conform, db_url, session, tables, use_database
+from engine.ledger.runs import list_runs
+from ui.frames import TTL, Runs, conform, db_url, session, tables, use_database
 from ui.greeks_reads import (
     NEG_GAMMA,
     POS_GAMMA,
@@ -72,6 +80,7 @@ __all__ = [  # what pages may use (the Greeks and Settings reads are re-exported
     "recent_signals",
     "refresh",
     "regime_history",
+    "runs_table",
     "section",
     "settings_current",
     "settings_diff",
@@ -96,7 +105,20 @@ def refresh() -> None:
 
 
 def has_ledger(url: str) -> bool:
-    return "signals" in tables(url)
+    return {"signals", "runs"} <= tables(url)  # an older ledger: `edgeloop` migrates it
+
+
+# -- Runs -----------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def runs_table(url: str) -> pd.DataFrame:
+    """Every run of the database, newest first (``edgeloop-ledger runs --json``)."""
+    if "runs" not in tables(url):
+        return conform("runs_table", [])
+    with session(url) as s:
+        rows = runs_json(list_runs(session=s))
+    return conform("runs_table", rows[::-1])
 
 
 # -- Ledger ---------------------------------------------------------------------------
@@ -109,21 +131,28 @@ def _with_wilson(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def strategies(url: str) -> pd.DataFrame:
-    """Every strategy that proposed a candidate."""
+def strategies(url: str, runs: Runs) -> pd.DataFrame:
+    """Every strategy that proposed a candidate in ``runs``."""
+    stmt = (
+        select(SignalRow.strategy)
+        .where(lq.in_runs(SignalRow.run_id, runs))
+        .distinct()
+        .order_by(SignalRow.strategy)
+    )
     with session(url) as s:
-        names = s.scalars(select(SignalRow.strategy).distinct().order_by(SignalRow.strategy))
-        return conform("strategies", [{"strategy": n} for n in names])
+        return conform("strategies", [{"strategy": n} for n in s.scalars(stmt)])
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def ledger_summary(
     url: str,
+    runs: Runs,
     strategies: tuple[str, ...] | None = None,
     start: date | None = None,
     end: date | None = None,
 ) -> pd.DataFrame:
-    """Per strategy and ``total``: ``edgeloop-ledger --json`` plus the Wilson 95 % interval.
+    """Per strategy and ``total``: ``edgeloop-ledger --run ... --json`` plus the Wilson 95 %
+    interval.
 
     Without filters this is ``engine.ledger.queries.ledger`` itself; with a
     strategy or date filter (settle date, UTC) the same ``summarize`` runs on
@@ -131,8 +160,8 @@ def ledger_summary(
     """
     if strategies is None and start is None and end is None:
         with session(url) as s:
-            return _with_wilson([r.as_dict() for r in lq.ledger(session=s)])
-    chosen = _filter(_trade_rows(url), strategies, start, end)
+            return _with_wilson([r.as_dict() for r in lq.ledger(session=s, runs=runs)])
+    chosen = _filter(_trade_rows(url, runs), strategies, start, end)
     names = sorted({t["strategy"] for t in chosen})
     trades = [_as_trade(t) for t in chosen]
     rows = [lq.summarize(n, [t for t in trades if t.strategy == n]) for n in names]
@@ -168,12 +197,10 @@ def _utc(ts: datetime | None) -> datetime | None:
     return ts.replace(tzinfo=UTC) if ts is not None and ts.tzinfo is None else ts
 
 
-def _trade_rows(url: str) -> list[dict[str, Any]]:
-    """One dict per resolved trade, grouped like ``engine.ledger.queries.resolved_trades``.
-
-    A test checks that ``summarize`` over these equals ``ledger()`` exactly.
-    """
-    stmt = (
+def _legs(runs: Runs) -> Any:
+    """Every filled order of ``runs`` with its market, signal, outcome and standing fills."""
+    standing = (FillRow.order_id == OrderRow.id) & FillRow.reverted.is_(False)
+    return (
         select(
             OrderRow.id,
             OrderRow.strategy,
@@ -189,67 +216,81 @@ def _trade_rows(url: str) -> list[dict[str, Any]]:
             func.sum(FillRow.shares),
             func.sum(FillRow.shares * FillRow.price),
             func.sum(FillRow.fee),
+            OrderRow.run_id,
         )
-        .join(FillRow, FillRow.order_id == OrderRow.id)
-        .join(SignalRow, SignalRow.key == OrderRow.signal_key)
+        .join(FillRow, standing)
+        .join(SignalRow, lq.signal_of_order())
         .join(MarketRow, MarketRow.market_id == OrderRow.market_id)
         .outerjoin(OutcomeRow, OutcomeRow.market_id == OrderRow.market_id)
+        .where(lq.in_runs(OrderRow.run_id, runs))
         .group_by(OrderRow.id, MarketRow.symbol, SignalRow.group_key, SignalRow.fair, SignalRow.z)
         .group_by(OutcomeRow.winner, OutcomeRow.resolved_at)
         .order_by(OrderRow.id)
     )
+
+
+def _trade_rows(url: str, runs: Runs) -> list[dict[str, Any]]:
+    """One dict per resolved trade of ``runs``, grouped like ``engine.ledger.queries``.
+
+    A test checks that ``summarize`` over these equals ``ledger()`` exactly. The
+    legs of a group are those of one run (a group key recurs when a run repeats another).
+    """
     groups: dict[object, list[Any]] = {}
     with session(url) as s:
-        for leg in s.execute(stmt):
-            groups.setdefault(leg[4] if leg[4] is not None else ("order", leg[0]), []).append(leg)
-    out = []
-    for key, legs in groups.items():
-        if any(leg[6] is None for leg in legs):
-            continue  # open: every leg must have resolved
-        shares = [float(leg[11]) for leg in legs]
-        payout = sum(s for s, leg in zip(shares, legs, strict=True) if leg[5] == leg[6])
-        cost = sum(float(leg[12]) for leg in legs)
-        fees = sum(float(leg[13]) for leg in legs)
-        single = isinstance(key, tuple)
-        first = legs[0]
-        out.append(
-            {
-                "trade_id": str(first[0]) if single else str(key),
-                "strategy": first[1],
-                "market_id": first[2],
-                "symbol": first[3],
-                "side": first[5] if single else "ARB",
-                "legs": len(legs),
-                "opened_at": _utc(min(leg[7] for leg in legs)),
-                "settled_at": _utc(max(leg[8] for leg in legs)),
-                "shares": max(shares),
-                "cost": cost,
-                "fees": fees,
-                "payout": payout,
-                "pnl": payout - cost - fees,
-                "won": payout > 0 if single else payout > cost + fees,
-                "entry_price": (cost + fees) / max(shares),
-                "fair": first[9] if single else None,
-                "z": first[10] if single else None,
-            }
-        )
-    return out
+        for leg in s.execute(_legs(runs)):
+            key = ("order", leg[0]) if leg[4] is None else (leg[14], leg[4])
+            groups.setdefault(key, []).append(leg)
+    return [
+        _trade(legs, single=key[0] == "order")
+        for key, legs in groups.items()
+        if all(leg[6] is not None for leg in legs)  # open until every leg has resolved
+    ]
+
+
+def _trade(legs: list[Any], single: bool) -> dict[str, Any]:
+    shares = [float(leg[11]) for leg in legs]
+    payout = sum(s for s, leg in zip(shares, legs, strict=True) if leg[5] == leg[6])
+    cost = sum(float(leg[12]) for leg in legs)
+    fees = sum(float(leg[13]) for leg in legs)
+    first = legs[0]
+    return {
+        "run_id": first[14],
+        "trade_id": str(first[0]) if single else str(first[4]),
+        "strategy": first[1],
+        "market_id": first[2],
+        "symbol": first[3],
+        "side": first[5] if single else "ARB",
+        "legs": len(legs),
+        "opened_at": _utc(min(leg[7] for leg in legs)),
+        "settled_at": _utc(max(leg[8] for leg in legs)),
+        "shares": max(shares),
+        "cost": cost,
+        "fees": fees,
+        "payout": payout,
+        "pnl": payout - cost - fees,
+        "won": payout > 0 if single else payout > cost + fees,
+        "entry_price": (cost + fees) / max(shares),
+        "fair": first[9] if single else None,
+        "z": first[10] if single else None,
+    }
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def trades(
     url: str,
+    runs: Runs,
     strategies: tuple[str, ...] | None = None,
     start: date | None = None,
     end: date | None = None,
 ) -> pd.DataFrame:
-    """Every resolved trade (an arb's legs are one), the rows the ledger counts."""
-    return conform("trades", _filter(_trade_rows(url), strategies, start, end))
+    """Every resolved trade of ``runs`` (an arb's legs are one), the rows the ledger counts."""
+    return conform("trades", _filter(_trade_rows(url, runs), strategies, start, end))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def equity_curve(
     url: str,
+    runs: Runs,
     strategies: tuple[str, ...] | None = None,
     start: date | None = None,
     end: date | None = None,
@@ -263,6 +304,7 @@ def equity_curve(
     stmt = (
         select(PositionRow.closed_at, PositionRow.strategy, PositionRow.pnl)
         .where(PositionRow.status == "settled", PositionRow.closed_at.is_not(None))
+        .where(lq.in_runs(PositionRow.run_id, runs))
         .order_by(PositionRow.closed_at, PositionRow.id)
     )
     with session(url) as s:
@@ -284,20 +326,20 @@ def equity_curve(
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def ledger_notes(url: str) -> pd.DataFrame:
+def ledger_notes(url: str, runs: Runs) -> pd.DataFrame:
     """What the CLI prints under its table: open exposure and multi-leg groups (one row)."""
     with session(url) as s:
-        count, cost = lq.open_exposure(session=s)
-        complete, partial = lq.group_fills(session=s)
+        count, cost = lq.open_exposure(session=s, runs=runs)
+        complete, partial = lq.group_fills(session=s, runs=runs)
     row = {"open_orders": count, "open_cost": cost}
     return conform("ledger_notes", [row | {"groups_complete": complete, "groups_partial": partial}])
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def skip_mix(url: str, strategies: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """Rejected candidates per strategy x reason (``edgeloop-ledger --skips``), all time."""
+def skip_mix(url: str, runs: Runs, strategies: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Rejected candidates per strategy x reason of ``runs`` (``edgeloop-ledger --skips``)."""
     with session(url) as s:
-        mix = lq.skip_mix(session=s)
+        mix = lq.skip_mix(session=s, runs=runs)
     rows = [
         {"strategy": st_, "reason": r or "?", "count": c}
         for st_, r, c in mix
@@ -311,41 +353,75 @@ def skip_mix(url: str, strategies: tuple[str, ...] | None = None) -> pd.DataFram
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def recent_signals(url: str, limit: int = 50) -> pd.DataFrame:
-    """The latest candidates, newest first, accepted or not."""
-    cols = [SignalRow.ts, SignalRow.strategy, SignalRow.symbol, SignalRow.side, SignalRow.price]
-    cols += [SignalRow.fair, SignalRow.edge, SignalRow.z, SignalRow.stake, SignalRow.status]
-    cols += [SignalRow.reason, SignalRow.settings_version, SignalRow.market_id]
-    stmt = select(*cols).order_by(SignalRow.ts.desc(), SignalRow.id.desc()).limit(limit)
+def recent_signals(url: str, runs: Runs, limit: int = 50) -> pd.DataFrame:
+    """The latest candidates of ``runs``, newest first, accepted or not."""
+    cols = [SignalRow.run_id, SignalRow.ts, SignalRow.strategy, SignalRow.symbol, SignalRow.side]
+    cols += [SignalRow.price, SignalRow.fair, SignalRow.edge, SignalRow.z, SignalRow.stake]
+    cols += [SignalRow.status, SignalRow.reason, SignalRow.settings_version, SignalRow.market_id]
+    stmt = (
+        select(*cols)
+        .where(lq.in_runs(SignalRow.run_id, runs))
+        .order_by(SignalRow.ts.desc(), SignalRow.id.desc())
+        .limit(limit)
+    )
     with session(url) as s:
         rows = [dict(r._mapping) for r in s.execute(stmt)]
     return conform("recent_signals", pd.DataFrame(rows, columns=[c.key for c in cols]))
 
 
-def _latest(s: Any, model: Any) -> Any:
-    return s.scalar(select(model).order_by(model.id.desc()).limit(1))
+def _latest(s: Any, model: Any, runs: Runs) -> Any:
+    stmt = select(model).where(lq.in_runs(model.run_id, runs))
+    return s.scalar(stmt.order_by(model.id.desc()).limit(1))
+
+
+def _count(s: Any, *where: Any) -> int:
+    return s.scalar(select(func.count()).select_from(SignalRow).where(*where)) or 0
+
+
+def _markets_tracked(s: Any, runs: Runs) -> int:
+    """Listed markets without an outcome: those of ``runs``' feeds when each names its
+    ``market_prefix`` (the simulator's), else every market (a live feed's are shared)."""
+    unresolved = select(MarketRow.market_id).where(
+        ~select(OutcomeRow.market_id).where(OutcomeRow.market_id == MarketRow.market_id).exists()
+    )
+    if runs is not None:
+        idents = s.scalars(select(RunRow.feed_identity).where(RunRow.id.in_(runs)))
+        prefixes = {(i or {}).get("market_prefix") for i in idents}
+        if prefixes and all(prefixes):
+            unresolved = unresolved.where(
+                or_(*(MarketRow.market_id.startswith(p) for p in prefixes))
+            )
+    return s.scalar(select(func.count()).select_from(unresolved.subquery())) or 0
+
+
+def _last_tick(s: Any, runs: Runs) -> datetime | None:
+    """The feed instant through which ``runs`` stored their writes (the latest of them)."""
+    return _utc(s.scalar(select(func.max(RunRow.last_ts)).where(lq.in_runs(RunRow.id, runs))))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def live_status(url: str, recent: int = 500) -> pd.DataFrame:
-    """One row: regime, breaker, markets tracked, heartbeat and the settings version in force.
+def live_status(url: str, runs: Runs, recent: int = 500) -> pd.DataFrame:
+    """One row for ``runs``: regime, breaker, markets tracked, heartbeat and settings version.
 
-    The ledger stores simulated (engine) time only, so ``last_write`` is the
-    engine clock and ``heartbeat_age_s`` is wall now minus it.
+    The ledger stores feed (engine) time only, so ``last_write`` is the run's
+    ``last_ts`` (simulated time in a simulator run) and ``heartbeat_age_s`` is
+    wall now minus it.
     """
     have = tables(url)
+    mine = lq.in_runs(SignalRow.run_id, runs)
     with session(url) as s:
-        regime = _latest(s, RegimeChangeRow) if "regime_changes" in have else None
-        breaker = _latest(s, BreakerEventRow) if "breaker_events" in have else None
-        unresolved = select(MarketRow.market_id).where(
-            ~select(OutcomeRow.market_id)
-            .where(OutcomeRow.market_id == MarketRow.market_id)
-            .exists()
+        regime = _latest(s, RegimeChangeRow, runs) if "regime_changes" in have else None
+        breaker = _latest(s, BreakerEventRow, runs) if "breaker_events" in have else None
+        opened = select(func.count()).where(
+            PositionRow.status == "open", lq.in_runs(PositionRow.run_id, runs)
         )
-        tracked = s.scalar(select(func.count()).select_from(unresolved.subquery()))
-        opened = select(func.count()).where(PositionRow.status == "open")
-        latest = select(SignalRow.settings_version).order_by(SignalRow.id.desc()).limit(recent)
-        last = last_written_ts(session=s, market_prefix="")
+        latest = (
+            select(SignalRow.settings_version)
+            .where(mine)
+            .order_by(SignalRow.id.desc())
+            .limit(recent)
+        )
+        last = _last_tick(s, runs)
         row = {
             "regime": regime.regime if regime else "CALM",
             "flip_rate": regime.flip_rate if regime else None,
@@ -353,12 +429,12 @@ def live_status(url: str, recent: int = 500) -> pd.DataFrame:
             "breaker": "tripped" if breaker is not None and breaker.event == "trip" else "armed",
             "breaker_cause": breaker.cause if breaker else "",
             "breaker_since": breaker.ts if breaker else None,
-            "markets_tracked": tracked or 0,
+            "markets_tracked": _markets_tracked(s, runs),
             "open_positions": s.scalar(opened) or 0,
-            "signals": s.scalar(select(func.count(SignalRow.id))) or 0,
-            "accepted": s.scalar(select(func.count()).where(SignalRow.status == "accepted")) or 0,
-            "last_write": datetime.fromtimestamp(last, UTC) if last is not None else None,
-            "heartbeat_age_s": datetime.now(UTC).timestamp() - last if last is not None else None,
+            "signals": _count(s, mine),
+            "accepted": _count(s, mine, SignalRow.status == "accepted"),
+            "last_write": last,
+            "heartbeat_age_s": (datetime.now(UTC) - last).total_seconds() if last else None,
             "signals_version": s.scalar(select(func.max(latest.subquery().c.settings_version))),
         }
     row["store_version"] = settings_current(url).id if "settings_versions" in have else 0
@@ -366,10 +442,15 @@ def live_status(url: str, recent: int = 500) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def regime_history(url: str) -> pd.DataFrame:
+def regime_history(url: str, runs: Runs) -> pd.DataFrame:
+    """Every regime change of ``runs``, oldest first."""
     if "regime_changes" not in tables(url):
         return conform("regime_history", [])
-    stmt = select(RegimeChangeRow).order_by(RegimeChangeRow.id)
+    stmt = (
+        select(RegimeChangeRow)
+        .where(lq.in_runs(RegimeChangeRow.run_id, runs))
+        .order_by(RegimeChangeRow.id)
+    )
     with session(url) as s:
         rows = [
             {"ts": r.ts, "regime": r.regime, "flip_rate": r.flip_rate, "sample": r.sample}
@@ -379,11 +460,16 @@ def regime_history(url: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def breaker_events(url: str, limit: int = 20) -> pd.DataFrame:
-    """The latest breaker trips and resets, newest first."""
+def breaker_events(url: str, runs: Runs, limit: int = 20) -> pd.DataFrame:
+    """The latest breaker trips and resets of ``runs``, newest first."""
     if "breaker_events" not in tables(url):
         return conform("breaker_events", [])
-    stmt = select(BreakerEventRow).order_by(BreakerEventRow.id.desc()).limit(limit)
+    stmt = (
+        select(BreakerEventRow)
+        .where(lq.in_runs(BreakerEventRow.run_id, runs))
+        .order_by(BreakerEventRow.id.desc())
+        .limit(limit)
+    )
     with session(url) as s:
         rows = [
             {

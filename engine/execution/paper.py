@@ -239,9 +239,12 @@ class PaperVenue:
     ) -> None:
         st = self._state
         for w in working:
+            arrive = w.arrive_ts
+            if arrive != arrive:  # not reported yet: the same draw as at submission
+                arrive = w.order.ts + self.latency_s(w.order.key)
             st.working[w.order.key] = _Live(
-                w.order, w.limit_price, w.order_type, w.arrive_ts, w.spent, w.shares,
-                arrived=w.arrive_ts <= ts + 1e-9,
+                w.order, w.limit_price, w.order_type, arrive, w.spent, w.shares,
+                arrived=w.arrive_ts == w.arrive_ts,
             )  # fmt: skip
         by_key: dict[tuple[str, str], list[Fill]] = {}
         for key, market, token, fill in sorted(recent, key=lambda r: r[3].ts):

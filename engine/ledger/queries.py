@@ -74,9 +74,8 @@ class Trade:
 
 
 def _legs(*, session: Session, runs: Runs = None) -> list[tuple]:
-    """Every filled order with its group, its outcome (None while open) and its fill sums.
-
-    Fills the venue reverted count nowhere."""
+    """Every filled order: (id, strategy, group, side, outcome (None while open), shares,
+    cost, fees, run). Fills the venue reverted count nowhere."""
     stmt = (
         select(
             OrderRow.id,
@@ -87,13 +86,19 @@ def _legs(*, session: Session, runs: Runs = None) -> list[tuple]:
             func.sum(FillRow.shares),
             func.sum(FillRow.shares * FillRow.price),
             func.sum(FillRow.fee),
+            OrderRow.run_id,
         )
         .join(FillRow, (FillRow.order_id == OrderRow.id) & FillRow.reverted.is_(False))
         .join(SignalRow, signal_of_order())
         .outerjoin(OutcomeRow, OutcomeRow.market_id == OrderRow.market_id)
         .where(in_runs(OrderRow.run_id, runs))
         .group_by(
-            OrderRow.id, OrderRow.strategy, SignalRow.group_key, OrderRow.side, OutcomeRow.winner
+            OrderRow.id,
+            OrderRow.strategy,
+            SignalRow.group_key,
+            OrderRow.side,
+            OutcomeRow.winner,
+            OrderRow.run_id,
         )
         .order_by(OrderRow.id)
     )
@@ -104,10 +109,10 @@ def resolved_trades(*, session: Session, runs: Runs = None) -> list[Trade]:
     """One trade per resolved filled order, or per fully resolved multi-leg group."""
     groups: dict[object, list[tuple]] = {}
     for row in _legs(session=session, runs=runs):
-        order_id, _strategy, group_key = row[0], row[1], row[2]
-        groups.setdefault(group_key if group_key is not None else ("order", order_id), []).append(
-            row
-        )
+        order_id, group_key, run_id = row[0], row[2], row[8]
+        # Group keys are unique within a run only (runs of one seed share market ids).
+        key = ("group", run_id, group_key) if group_key is not None else ("order", order_id)
+        groups.setdefault(key, []).append(row)
     trades = []
     for key, legs in groups.items():
         if any(leg[4] is None for leg in legs):
@@ -116,7 +121,7 @@ def resolved_trades(*, session: Session, runs: Runs = None) -> list[Trade]:
         payout = sum(s for s, leg in zip(shares, legs, strict=True) if leg[3] == leg[4])
         cost = sum(float(leg[6]) for leg in legs)
         fees = sum(float(leg[7]) for leg in legs)
-        single = isinstance(key, tuple)
+        single = key[0] == "order"
         won = payout > 0 if single else payout > cost + fees
         trades.append(Trade(legs[0][1], max(shares), payout, cost, fees, won, len(legs)))
     return trades
@@ -150,10 +155,10 @@ def open_exposure(*, session: Session, runs: Runs = None) -> tuple[int, float]:
 
 def group_fills(*, session: Session, runs: Runs = None) -> tuple[int, int]:
     """Multi-leg groups that filled: (complete, partial), partial = unequal shares across legs."""
-    legs: dict[str, list[float]] = {}
+    legs: dict[tuple[int, str], list[float]] = {}
     for leg in _legs(session=session, runs=runs):
         if leg[2] is not None:
-            legs.setdefault(leg[2], []).append(float(leg[5]))
+            legs.setdefault((leg[8], leg[2]), []).append(float(leg[5]))
     partial = sum(1 for shares in legs.values() if max(shares) - min(shares) > 1e-9)
     return len(legs) - partial, partial
 

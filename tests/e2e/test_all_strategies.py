@@ -15,7 +15,7 @@ STRATEGIES = ["follow", "itm", "negrisk", "news", "updown"]
 @pytest.fixture(scope="module")
 def six_hours(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('six') / 'edgeloop.db'}"
-    proc = run_edgeloop("run.duration=6h", "sim.speed=max", "seed=1", f"db.url={url}", timeout=600)
+    proc = run_edgeloop("run.duration=6h", "run.speed=max", "seed=1", f"db.url={url}", timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return url, proc
 

@@ -15,7 +15,7 @@ from tests.helpers import BIN, ROOT, pnl_from_fills_and_outcomes, query, run_edg
 def two_hour_run(tmp_path_factory):
     db = tmp_path_factory.mktemp("e2e") / "edgeloop.db"
     url = f"sqlite:///{db}"
-    proc = run_edgeloop("run.duration=2h", "sim.speed=max", "seed=7", f"db.url={url}")
+    proc = run_edgeloop("run.duration=2h", "run.speed=max", "seed=7", f"db.url={url}")
     return url, proc
 
 
@@ -29,7 +29,7 @@ def test_a_bounded_run_trades_logs_and_prints_the_ledger(two_hour_run):
     )
     assert len(signal_lines) >= 5
     status = re.findall(
-        r"status t=\S+ regime=(?:CALM|CHOPPY) flip_rate=\S+ markets=\d+ breaker=\S+", logs
+        r"status run=\d+ t=\S+ regime=(?:CALM|CHOPPY) flip_rate=\S+ markets=\d+ breaker=\S+", logs
     )
     assert len(status) >= 119  # one per simulated minute
     assert re.search(r"greeks-live sym=\w+ Δ=[+-][\d.]+ Γ=[+-][\d.]+ IV/RV=", logs)

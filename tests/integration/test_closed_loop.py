@@ -19,7 +19,7 @@ def minutes_in(ts: str) -> float:
 @pytest.mark.slow
 def test_choppy_turns_choppy_within_90_minutes_stakes_halve_and_it_does_not_flap(tmp_path):
     url = f"sqlite:///{tmp_path / 'choppy.db'}"
-    done = run_edgeloop("sim=choppy", "run.duration=3h", "sim.speed=max", "seed=4", f"db.url={url}")
+    done = run_edgeloop("sim=choppy", "run.duration=3h", "run.speed=max", "seed=4", f"db.url={url}")
     assert done.returncode == 0, done.stderr[-2000:]
     changes = query(url, "SELECT regime, ts FROM regime_changes ORDER BY id")
     assert [r for r, _ in changes] == ["CHOPPY"], changes  # once, and it stays
@@ -41,7 +41,7 @@ def test_choppy_turns_choppy_within_90_minutes_stakes_halve_and_it_does_not_flap
 @pytest.mark.slow
 def test_calm_stays_calm(tmp_path):
     url = f"sqlite:///{tmp_path / 'calm.db'}"
-    done = run_edgeloop("sim=calm", "run.duration=8h", "sim.speed=max", "seed=3", f"db.url={url}")
+    done = run_edgeloop("sim=calm", "run.duration=8h", "run.speed=max", "seed=3", f"db.url={url}")
     assert done.returncode == 0, done.stderr[-2000:]
     assert query(url, "SELECT count(*) FROM regime_changes") == [(0,)]
     marks, flips = query(
@@ -65,7 +65,7 @@ def test_breaker_trips_holds_across_a_restart_and_a_human_resets_it(tmp_path):
     url = f"sqlite:///{tmp_path / 'breaker.db'}"
     # Follow Mirror alone loses money on this seed: a 30 USD daily loss limit trips within 2 hours.
     only_follow = tuple(f"~strategy@strategies.{s}" for s in ("updown", "itm", "news", "negrisk"))
-    run = ("sim=calm", "sim.speed=max", "seed=1", f"db.url={url}", *only_follow)
+    run = ("sim=calm", "run.speed=max", "seed=1", f"db.url={url}", *only_follow)
     first = run_edgeloop(*run, "run.duration=2h", "adaptive.breaker.daily_loss_limit=30")
     assert first.returncode == 0, first.stderr[-2000:]
     rows = breaker_rows(url)
@@ -123,7 +123,7 @@ def test_a_calibrated_gate_is_what_the_engine_runs_and_a_restart_keeps_it(tmp_pa
     url = f"sqlite:///{tmp_path / 'calibrated.db'}"
     # The calibrator runs (and writes its rows) but never has the samples to adopt anything
     # itself, so the row below is the one in force.
-    base = ("+experiment=corridor", "sim.speed=max", f"db.url={url}",
+    base = ("+experiment=corridor", "run.speed=max", f"db.url={url}",
             "adaptive.calibrator.min_samples=1000000")  # fmt: skip
     first = run_edgeloop(*base, "run.duration=20m")
     assert first.returncode == 0, first.stderr[-2000:]

@@ -14,7 +14,7 @@ from tests.helpers import ROOT, run_edgeloop
 def test_the_experiment_report_reads_two_real_runs_and_draws_the_plot(tmp_path):
     for name, extra in (("on", ()), ("off", ("adaptive=static",))):
         done = run_edgeloop(
-            "+experiment=corridor", "run.duration=25m", "sim.speed=max",
+            "+experiment=corridor", "run.duration=25m", "run.speed=max",
             f"db.url=sqlite:///{tmp_path / name}.db", *extra,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]

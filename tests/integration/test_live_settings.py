@@ -24,7 +24,7 @@ def wait_for(predicate, timeout: float = 60.0, every: float = 0.1) -> bool:
 def test_a_running_engine_picks_up_a_cli_write(settings_pg_url):
     url = settings_pg_url
     proc = subprocess.Popen(
-        edgeloop_cmd("db=postgres", f"db.url={url}", "run.duration=3h", "sim.speed=300", "seed=5"),
+        edgeloop_cmd("db=postgres", f"db.url={url}", "run.duration=3h", "run.speed=300", "seed=5"),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -88,7 +88,7 @@ def test_a_restarted_engine_starts_on_the_latest_version_and_honours_the_kill_sw
         {"kill_switch": True}, author="ops", author_kind="human", reason="halt", expected_version=1
     )
     store.close()
-    done = run_edgeloop("db=postgres", f"db.url={url}", "run.duration=30m", "sim.speed=max")
+    done = run_edgeloop("db=postgres", f"db.url={url}", "run.duration=30m", "run.speed=max")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "settings v2 in force" in done.stdout + done.stderr
     assert query(url, "SELECT count(*) FROM signals") == [(0,)]  # kill switch: no entries at all
@@ -103,7 +103,7 @@ def test_a_restarted_engine_starts_on_the_latest_version_and_honours_the_kill_sw
         expected_version=2,
     )
     store.close()
-    done = run_edgeloop("db=postgres", f"db.url={url}", "run.duration=1h", "sim.speed=max")
+    done = run_edgeloop("db=postgres", f"db.url={url}", "run.duration=1h", "run.speed=max")
     assert done.returncode == 0, done.stderr[-3000:]
     versions = {v for (v,) in query(url, "SELECT DISTINCT settings_version FROM signals")}
     assert versions == {3}

@@ -25,30 +25,32 @@ KINDS = {
     "bool": pt.is_bool_dtype,
     "datetime": pt.is_datetime64_any_dtype,
 }
+ALL = None  # every run: the seeded ledger holds one
 LEDGER_KEYS = ["strategy", "trades", "wins", "win_rate", "breakeven_win_rate", "pnl", "fees"]
 
 
 def every_query(url: str) -> dict[str, pd.DataFrame]:
     return {
-        "ledger_summary": q.ledger_summary(url),
-        "trades": q.trades(url),
-        "equity_curve": q.equity_curve(url),
-        "ledger_notes": q.ledger_notes(url),
-        "skip_mix": q.skip_mix(url),
-        "strategies": q.strategies(url),
-        "recent_signals": q.recent_signals(url),
-        "live_status": q.live_status(url),
-        "regime_history": q.regime_history(url),
-        "breaker_events": q.breaker_events(url),
-        "sigma_depth": q.sigma_depth(url),
-        "iv_rv_outcomes": q.iv_rv_outcomes(url),
-        "vol_band": q.vol_band(url),
-        "centroids": q.centroids(url),
-        "open_gamma": q.open_gamma(url),
-        "fair_calibration": q.fair_calibration(url),
+        "ledger_summary": q.ledger_summary(url, ALL),
+        "trades": q.trades(url, ALL),
+        "equity_curve": q.equity_curve(url, ALL),
+        "ledger_notes": q.ledger_notes(url, ALL),
+        "skip_mix": q.skip_mix(url, ALL),
+        "strategies": q.strategies(url, ALL),
+        "recent_signals": q.recent_signals(url, ALL),
+        "live_status": q.live_status(url, ALL),
+        "regime_history": q.regime_history(url, ALL),
+        "breaker_events": q.breaker_events(url, ALL),
+        "sigma_depth": q.sigma_depth(url, ALL),
+        "iv_rv_outcomes": q.iv_rv_outcomes(url, ALL),
+        "vol_band": q.vol_band(url, ALL),
+        "centroids": q.centroids(url, ALL),
+        "open_gamma": q.open_gamma(url, ALL),
+        "fair_calibration": q.fair_calibration(url, ALL),
         "settings_table": q.settings_table(url),
         "settings_history": q.settings_history(url),
         "settings_diff": q.settings_diff(url, 0, 0),
+        "runs_table": q.runs_table(url),
     }
 
 
@@ -77,12 +79,12 @@ def test_an_empty_ledger_gives_the_same_columns(tmp_path):
     upgrade_to_head(url)
     for name, frame in every_query(url).items():
         assert_schema(name, frame)
-    assert q.live_status(url).iloc[0]["regime"] == "CALM"
-    assert q.ledger_summary(url)["strategy"].tolist() == ["total"]
+    assert q.live_status(url, ALL).iloc[0]["regime"] == "CALM"
+    assert q.ledger_summary(url, ALL)["strategy"].tolist() == ["total"]
 
 
 def test_ledger_summary_is_edgeloop_ledger_json(seeded_url):
-    ui_rows = q.ledger_summary(seeded_url).to_dict("records")
+    ui_rows = q.ledger_summary(seeded_url, ALL).to_dict("records")
     cli_rows = cli_ledger(seeded_url)
     assert [r["strategy"] for r in ui_rows] == [r["strategy"] for r in cli_rows]
     for ui, cli in zip(ui_rows, cli_rows, strict=True):
@@ -94,10 +96,10 @@ def test_ledger_summary_is_edgeloop_ledger_json(seeded_url):
 
 def test_filtering_nothing_out_reproduces_the_ledger_from_the_trade_rows(seeded_url):
     """The trade table (CSV, date filters) groups legs exactly as the engine's ledger does."""
-    names = tuple(q.strategies(seeded_url)["strategy"])
-    trades = q.trades(seeded_url)
+    names = tuple(q.strategies(seeded_url, ALL)["strategy"])
+    trades = q.trades(seeded_url, ALL)
     first, last = trades["settled_at"].min().date(), trades["settled_at"].max().date()
-    filtered = q.ledger_summary(seeded_url, names, first, last).to_dict("records")
+    filtered = q.ledger_summary(seeded_url, ALL, names, first, last).to_dict("records")
     for ui, cli in zip(filtered, cli_ledger(seeded_url), strict=True):
         assert ui["strategy"] == cli["strategy"]
         for key in LEDGER_KEYS[1:]:
@@ -108,11 +110,11 @@ def test_filtering_nothing_out_reproduces_the_ledger_from_the_trade_rows(seeded_
 def test_trades_and_equity_add_up_to_the_ledger(seeded_url):
     rows = cli_ledger(seeded_url)
     total = rows[-1]
-    trades = q.trades(seeded_url)
+    trades = q.trades(seeded_url, ALL)
     assert len(trades) == total["trades"]
     assert int(trades["won"].sum()) == total["wins"]
     assert trades["pnl"].sum() == pytest.approx(total["pnl"], abs=1e-6)
-    equity = q.equity_curve(seeded_url)
+    equity = q.equity_curve(seeded_url, ALL)
     assert equity["equity"].iloc[-1] == pytest.approx(total["pnl"], abs=1e-6)
     per = equity.groupby("strategy")["strategy_equity"].last()
     for row in rows[:-1]:
@@ -121,7 +123,7 @@ def test_trades_and_equity_add_up_to_the_ledger(seeded_url):
 
 def test_one_strategy_filter_equals_that_strategys_row(seeded_url):
     by_name = {r["strategy"]: r for r in cli_ledger(seeded_url)}
-    frame = q.ledger_summary(seeded_url, ("updown",))
+    frame = q.ledger_summary(seeded_url, ALL, ("updown",))
     assert frame["strategy"].tolist() == ["updown", "total"]
     for row in frame.to_dict("records"):
         assert row["trades"] == by_name["updown"]["trades"]
@@ -129,13 +131,13 @@ def test_one_strategy_filter_equals_that_strategys_row(seeded_url):
 
 
 def test_skip_mix_and_live_status_are_the_databases(seeded_url):
-    mix = q.skip_mix(seeded_url)
+    mix = q.skip_mix(seeded_url, ALL)
     assert (
         mix["count"].sum()
         == query(seeded_url, "SELECT count(*) FROM signals WHERE status = 'rejected'")[0][0]
     )
     assert mix["share"].sum() == pytest.approx(1.0)
-    s = q.live_status(seeded_url).iloc[0]
+    s = q.live_status(seeded_url, ALL).iloc[0]
     unresolved = "SELECT count(*) FROM markets m WHERE NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.market_id = m.market_id)"
     assert s["markets_tracked"] == query(seeded_url, unresolved)[0][0]
     assert s["signals"] == query(seeded_url, "SELECT count(*) FROM signals")[0][0]
@@ -154,9 +156,10 @@ def test_skip_mix_and_live_status_are_the_databases(seeded_url):
 
 
 def test_fair_calibration_counts_every_resolved_single_leg_entry(seeded_url):
-    cal = q.fair_calibration(seeded_url)
+    cal = q.fair_calibration(seeded_url, ALL)
     sql = (
-        "SELECT count(*) FROM signals s JOIN orders o ON o.signal_key = s.key "
+        "SELECT count(*) FROM signals s "
+        "JOIN orders o ON o.run_id = s.run_id AND o.signal_key = s.key "
         "JOIN outcomes oc ON oc.market_id = s.market_id "
         "WHERE o.filled_shares > 0 AND s.group_key IS NULL AND s.fair IS NOT NULL"
     )
@@ -164,7 +167,7 @@ def test_fair_calibration_counts_every_resolved_single_leg_entry(seeded_url):
     assert (
         (cal["mean_fair"] >= cal["bucket_low"]) & (cal["mean_fair"] <= cal["bucket_high"])
     ).all()
-    depth = q.sigma_depth(seeded_url)
+    depth = q.sigma_depth(seeded_url, ALL)
     assert (
         depth["entries"].sum()
         == query(
@@ -196,7 +199,7 @@ def test_wilson_interval_of_nothing_is_undefined():
 
 def test_centroids_and_vol_band_come_from_the_calibrations(seeded_url):
     runs = query(seeded_url, "SELECT count(*) FROM calibrations")[0][0]
-    cents = q.centroids(seeded_url)
+    cents = q.centroids(seeded_url, ALL)
     assert len(cents) == 2 * runs
     latest = cents[cents["latest"]].groupby("strategy").size()
     assert (latest == 2).all()  # one win and one loss centroid per strategy
@@ -205,4 +208,4 @@ def test_centroids_and_vol_band_come_from_the_calibrations(seeded_url):
     banded = query(
         seeded_url, "SELECT DISTINCT strategy FROM calibrations WHERE after LIKE '%vol_band.low%'"
     )
-    assert sorted(q.vol_band(seeded_url)["strategy"]) == sorted(r[0] for r in banded)
+    assert sorted(q.vol_band(seeded_url, ALL)["strategy"]) == sorted(r[0] for r in banded)

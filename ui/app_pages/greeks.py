@@ -1,17 +1,20 @@
 """Greeks: sigma depth and win rate over time, IV/RV of wins and losses against the calibrated
 band, win/loss centroids of |Γ| and |Δ|, the gamma regime of open positions, and how well fair
-value N(d2) predicted outcomes."""
+value N(d2) predicted outcomes; of the selected run(s)."""
 
 import altair as alt
 import streamlit as st
 
 from ui import queries as q
+from ui import run_picker as picker
 
 url = q.db_url()
 st.title("Greeks")
 if not q.has_ledger(url):
     st.warning(f"No ledger at {url}: run `edgeloop` (or `make run`) first.")
     st.stop()
+runs = picker.selected()
+st.caption(f"Greeks of {picker.shown(url)}")
 
 UNIT = alt.Scale(domain=[0, 1])
 OUTCOME = alt.Scale(domain=["win", "loss"], range=["#2e7d32", "#c62828"])
@@ -20,7 +23,7 @@ PERIODS = {"15 min": "15min", "1 hour": "1h", "4 hours": "4h", "1 day": "1D"}
 head, pick = st.columns([4, 1], vertical_alignment="bottom")
 head.subheader("Sigma depth and win rate")
 period = pick.selectbox("per", list(PERIODS), index=1, key="greeks_period")
-depth = q.sigma_depth(url, PERIODS[period])
+depth = q.sigma_depth(url, runs, PERIODS[period])
 if depth.empty:
     st.caption("No filled entry with a measured move yet.")
 else:
@@ -38,8 +41,8 @@ else:
     right.altair_chart(wins.properties(title="Win rate of those that resolved"), width="stretch")
 
 st.subheader("IV/RV of wins and losses")
-ivrv = q.iv_rv_outcomes(url)
-band = q.vol_band(url)
+ivrv = q.iv_rv_outcomes(url, runs)
+band = q.vol_band(url, runs)
 if ivrv.empty:
     st.caption("No resolved entry with an IV/RV yet.")
 else:
@@ -74,7 +77,7 @@ else:
         st.caption("Outlined: the calibrated IV/RV band (latest calibration per strategy).")
 
 st.subheader("Win/loss centroids of |Γ| and |Δ|")
-cents = q.centroids(url)
+cents = q.centroids(url, runs)
 if cents.empty:
     st.info(
         "No calibration yet: the calibrator records each strategy's win and loss centroids "
@@ -109,7 +112,7 @@ else:
     right.altair_chart(trend.properties(title="|Γ| centroids over time"), width="stretch")
 
 st.subheader("Gamma regime of open positions")
-opened = q.open_gamma(url)
+opened = q.open_gamma(url, runs)
 if opened.empty:
     st.caption("No open position.")
 else:
@@ -130,7 +133,7 @@ else:
     )
 
 st.subheader("Calibration of fair value N(d2)")
-cal = q.fair_calibration(url)
+cal = q.fair_calibration(url, runs)
 if cal.empty:
     st.caption("No resolved entry with a fair value yet.")
 else:

@@ -1,11 +1,12 @@
-"""Ledger: per strategy and total, win rate beside break-even, P&L after fees, p-value, Wilson
-interval; the equity curve, the skip mix and every trade (CSV)."""
+"""Ledger of the selected run(s): per strategy and total, win rate beside break-even, P&L after
+fees, p-value, Wilson interval; the equity curve, the skip mix, every trade (CSV) and the runs."""
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from ui import queries as q
+from ui import run_picker as picker
 from ui.fmt import pct, pval, usd
 
 url = q.db_url()
@@ -13,9 +14,11 @@ st.title("Ledger")
 if not q.has_ledger(url):
     st.warning(f"No ledger at {url}: run `edgeloop` (or `make run`) first.")
     st.stop()
+runs = picker.selected()
+st.caption(f"Ledger of {picker.shown(url)}")
 
-names = q.strategies(url)["strategy"].tolist()
-everything = q.trades(url)
+names = q.strategies(url, runs)["strategy"].tolist()
+everything = q.trades(url, runs)
 left, right = st.columns([3, 2])
 picked = left.multiselect("Strategies", names, default=names, placeholder="all strategies")
 chosen = None if not picked or set(picked) == set(names) else tuple(sorted(picked))
@@ -28,7 +31,7 @@ if not everything.empty:
     lo, hi = (span[0], span[-1]) if span else (first, last)
     start, end = (None, None) if (lo, hi) == (first, last) else (lo, hi)
 
-summary = q.ledger_summary(url, chosen, start, end)
+summary = q.ledger_summary(url, runs, chosen, start, end)
 total = summary[summary["strategy"] == "total"].iloc[0]
 filtered = chosen is not None or start is not None
 a, b, c, d, e = st.columns(5)
@@ -59,7 +62,7 @@ st.dataframe(
         "wr_high": st.column_config.NumberColumn("WR 95% high", format="percent"),
     },
 )
-notes = q.ledger_notes(url).iloc[0]
+notes = q.ledger_notes(url, runs).iloc[0]
 st.caption(
     "P&L is after fees, in USD, over resolved trades. Break-even WR = mean fee-inclusive entry "
     "price; p-value = one-sided binomial test of the wins against it (small = not a coin flip); "
@@ -74,7 +77,7 @@ st.caption(
 )
 
 st.subheader("Equity")
-equity = q.equity_curve(url, chosen, start, end)
+equity = q.equity_curve(url, runs, chosen, start, end)
 if equity.empty:
     st.caption("No settled position yet.")
 else:
@@ -97,7 +100,7 @@ else:
     st.caption("Thick line: all selected strategies; thin lines: each strategy.")
 
 st.subheader("Skip mix")
-mix = q.skip_mix(url, chosen)
+mix = q.skip_mix(url, runs, chosen)
 if mix.empty:
     st.caption("No rejected candidate.")
 else:
@@ -120,10 +123,10 @@ else:
         color=alt.condition(alt.datum.share > 0.2, alt.value("white"), alt.value("black")),
     )
     st.altair_chart((heat + labels).properties(height=28 * mix["reason"].nunique() + 40))
-    st.caption("Rejected candidates per strategy and the first stage that refused them, all time.")
+    st.caption("Rejected candidates per strategy and the first stage that refused them.")
 
 st.subheader("Trades")
-shown = q.trades(url, chosen, start, end)
+shown = q.trades(url, runs, chosen, start, end)
 st.download_button(
     "Download CSV",
     shown.to_csv(index=False).encode(),
@@ -144,5 +147,37 @@ st.dataframe(
         "entry_price": st.column_config.NumberColumn("entry (with fees)", format="%.3f"),
         "fair": st.column_config.NumberColumn(format="%.3f"),
         "z": st.column_config.NumberColumn(format="%+.2f"),
+        "run_id": st.column_config.NumberColumn("run"),
     },
+)
+
+st.subheader("Runs")
+st.dataframe(
+    q.runs_table(url),
+    hide_index=True,
+    column_order=[
+        "id",
+        "name",
+        "mode",
+        "feed",
+        "seed",
+        "status",
+        "started_at",
+        "first_ts",
+        "last_ts",
+        "fingerprint",
+    ],
+    column_config={
+        "started_at": st.column_config.DatetimeColumn(
+            "started (wall, UTC)", format="YYYY-MM-DD HH:mm:ss"
+        ),
+        "first_ts": st.column_config.DatetimeColumn("feed from", format="YYYY-MM-DD HH:mm:ss"),
+        "last_ts": st.column_config.DatetimeColumn("feed to", format="YYYY-MM-DD HH:mm:ss"),
+    },
+)
+st.caption(
+    "Every run of this database, newest first: each start of `edgeloop` is a new run "
+    "(`run.resume=` continues one). Feed from/to: the feed time of its first tick and of the "
+    "last tick whose writes are stored (simulated time in a simulator run). Pick the run "
+    "every page reads in the sidebar."
 )

@@ -1,4 +1,5 @@
-"""Live: the latest signals, regime, circuit breaker, markets tracked, heartbeat, settings version."""
+"""Live, for the selected run(s): the latest signals, regime, circuit breaker, markets tracked,
+heartbeat, settings version."""
 
 import time
 
@@ -7,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from ui import queries as q
+from ui import run_picker as picker
 from ui.fmt import ago, pct
 
 REFRESH_S = 3
@@ -20,10 +22,12 @@ def _when(ts: pd.Timestamp) -> str:
     return "–" if pd.isna(ts) else ts.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _clock_advanced(last_write: pd.Timestamp) -> str:
-    """How long ago (wall clock) this browser session saw the engine's clock move."""
-    seen = st.session_state.setdefault("live_clock", {"ts": last_write, "at": None})
-    if seen["ts"] != last_write:
+def _clock_advanced(last_write: pd.Timestamp, runs: tuple[int, ...] | None) -> str:
+    """How long ago (wall clock) this browser session saw the run's feed clock move."""
+    seen = st.session_state.setdefault("live_clock", {"runs": runs, "ts": last_write, "at": None})
+    if seen["runs"] != runs:  # another run was picked: nothing seen of it yet
+        seen.update(runs=runs, ts=last_write, at=None)
+    elif seen["ts"] != last_write:
         seen.update(ts=last_write, at=time.time())
     if seen["at"] is None:
         return "not seen to advance since this page opened"
@@ -35,13 +39,17 @@ def live() -> None:
     if not q.has_ledger(url):
         st.warning(f"No ledger at {url} yet: start the engine (`make run`) and this page fills in.")
         return
-    s = q.live_status(url).iloc[0]
+    if picker.stale(url):
+        st.rerun()  # a new run started while this page followed the latest: show it
+    runs = picker.selected()
+    st.markdown(f"**Showing** {picker.shown(url)}")
+    s = q.live_status(url, runs).iloc[0]
     regime, breaker = st.columns(2, border=True)
     with regime:
         color = "orange" if s["regime"] == "CHOPPY" else "green"
         st.markdown(f"**Regime** :{color}-badge[{s['regime']}]")
         if pd.isna(s["regime_since"]):
-            st.caption("no regime change recorded: CALM since the ledger began")
+            st.caption("no regime change recorded: CALM since the run began")
         else:
             rate = pct(s["flip_rate"])
             st.caption(f"flip rate {rate} at the change · since {_when(s['regime_since'])}")
@@ -60,18 +68,18 @@ def live() -> None:
     d.metric(
         "Heartbeat age",
         ago(s["heartbeat_age_s"]),
-        help="Now minus the ledger's latest write (signals, markets, outcomes). The ledger "
-        "stores engine time only: in a simulator run that is simulated time.",
+        help="Now minus the run's last tick (`runs.last_ts`: the feed time through which its "
+        "writes are stored). The ledger stores engine time only: in a simulator run that is "
+        "simulated time.",
     )
-    d.caption(
-        f"engine clock {_when(s['last_write'])} (simulated) · {_clock_advanced(s['last_write'])}"
-    )
+    advanced = _clock_advanced(s["last_write"], runs)
+    d.caption(f"last tick {_when(s['last_write'])} (engine clock) · {advanced}")
     version = "–" if pd.isna(s["signals_version"]) else f"v{int(s['signals_version'])}"
     e.metric("Settings version in force", version, help="newest version on recent signals")
     e.caption(f"latest in the store: v{int(s['store_version'])}")
 
     st.subheader("Signals")
-    signals = q.recent_signals(url)
+    signals = q.recent_signals(url, runs)
     st.dataframe(
         signals,
         hide_index=True,
@@ -84,11 +92,12 @@ def live() -> None:
             "z": st.column_config.NumberColumn("z (σ)", format="%+.2f"),
             "stake": st.column_config.NumberColumn(format="%.2f $"),
             "settings_version": st.column_config.NumberColumn("settings v"),
+            "run_id": st.column_config.NumberColumn("run"),
         },
     )
 
-    history = q.regime_history(url)
-    events = q.breaker_events(url)
+    history = q.regime_history(url, runs)
+    events = q.breaker_events(url, runs)
     left, right = st.columns(2)
     with left:
         st.subheader("Regime changes")

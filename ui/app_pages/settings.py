@@ -32,6 +32,7 @@ st.caption(
     f"Version in force: **v{current.id}**"
     + (f" by {current.author} ({current.author_kind}): {current.reason}" if current.id else "")
     + ". Layers, lowest first: Hydra defaults (conf/) < run overrides < this version."
+    + " The versions are the database's: every run reads them, whichever run is selected."
 )
 
 
