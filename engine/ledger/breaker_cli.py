@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", default="last", help="run id or name (default: the latest)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "reset" and not args.reason:
+        print("edgeloop-breaker: reset needs --reason", file=sys.stderr)
+        return 2
     url = resolve_url(args.db)
     engine = make_engine(url)
     try:
@@ -56,9 +59,6 @@ def main(argv: list[str] | None = None) -> int:
             ).all()
             tripped = bool(rows) and rows[0].event == "trip"
             if args.command == "reset":
-                if not args.reason:
-                    print("edgeloop-breaker: reset needs --reason", file=sys.stderr)
-                    return 2
                 if not tripped:
                     print(
                         "edgeloop-breaker: the breaker is not tripped; nothing to reset",

@@ -20,22 +20,37 @@ from engine.ledger.models import RunRow
 from engine.timeutil import to_dt
 
 RUNNING, FINISHED, STOPPED, FAILED = "running", "finished", "stopped", "failed"
-# Keys that change how a run is watched or paced, never what it decides.
-NOT_FINGERPRINTED = {
-    "run": ("duration", "speed", "progress", "status_every", "resume", "name"),
-    "db": None,
-    "settings": None,
-    "hydra": None,
-}
+# What a run's fingerprint leaves out: how it is paced, watched and stored, and the risk
+# controls an operator may change between two starts (the kill switch, the breaker's limits).
+# Everything else (feed, seed, strategies, gates, sizers, venue, vol, calibrator, regime,
+# bankroll) decides what the run does, and a run is resumed only with the same.
+UNFINGERPRINTED = (
+    "run.duration",
+    "run.speed",
+    "run.progress",
+    "run.status_every",
+    "run.resume",
+    "run.name",
+    "db",
+    "settings",
+    "hydra",
+    "kill_switch",
+    "dry_run",
+    "adaptive.breaker",
+)
 
 
 def fingerprint(config: Mapping[str, Any]) -> str:
     """A short hash of everything in the resolved ``config`` that decides what a run does."""
-    doc = {k: v for k, v in config.items() if NOT_FINGERPRINTED.get(k, ()) is not None}
-    for key, fields in NOT_FINGERPRINTED.items():
-        if fields and isinstance(doc.get(key), Mapping):
-            doc[key] = {k: v for k, v in doc[key].items() if k not in fields}
-    blob = json.dumps(doc, sort_keys=True, default=str)
+    doc = json.loads(json.dumps(config, default=str))
+    for path in UNFINGERPRINTED:
+        *parents, leaf = path.split(".")
+        node = doc
+        for p in parents:
+            node = node.get(p, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    blob = json.dumps(doc, sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 

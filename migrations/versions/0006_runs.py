@@ -65,8 +65,7 @@ def upgrade() -> None:
 
     bind = op.get_bind()
     has_rows = any(
-        bind.execute(sa.text(f"SELECT 1 FROM {t} LIMIT 1")).first() is not None
-        for t in RUN_TABLES
+        bind.execute(sa.text(f"SELECT 1 FROM {t} LIMIT 1")).first() is not None for t in RUN_TABLES
     )
     legacy = None
     if has_rows:
@@ -150,7 +149,15 @@ def downgrade() -> None:
         batch.drop_constraint("fk_orders_run_id_signals", type_="foreignkey")
         batch.drop_constraint("uq_orders_run_id", type_="unique")
         batch.drop_index("ix_orders_done")
-        for column in ("updated_at", "done", "latency_ms", "expire_ts", "arrive_ts", "fee_rate", "price"):
+        for column in (
+            "updated_at",
+            "done",
+            "latency_ms",
+            "expire_ts",
+            "arrive_ts",
+            "fee_rate",
+            "price",
+        ):
             batch.drop_column(column)
     with op.batch_alter_table("signals") as batch:
         batch.drop_constraint("uq_signals_run_id", type_="unique")

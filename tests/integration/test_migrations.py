@@ -14,6 +14,7 @@ from engine.ledger.db import alembic_config, make_engine
 from tests.helpers import BIN, ROOT
 
 TABLES = {
+    "runs",
     "markets",
     "signals",
     "orders",
@@ -67,7 +68,51 @@ def test_signal_columns_carry_the_greeks(scratch_pg_url):
         tuple(u["column_names"])
         for u in inspect(make_engine(scratch_pg_url)).get_unique_constraints("signals")
     }
-    assert ("key",) in uniques
+    assert ("run_id", "key") in uniques  # a key is unique within its run
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_an_old_ledger_becomes_the_legacy_run_and_nothing_is_lost(store, scratch_pg_url, tmp_path):
+    """Rows written before runs existed (revision 0005) belong to run 1, ``legacy``."""
+    url = scratch_pg_url if store == "postgres" else f"sqlite:///{tmp_path / 'old.db'}"
+    cfg = alembic_config(url)
+    command.upgrade(cfg, "0005")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO markets (market_id, symbol, window_s, start_ts, end_ts, strike, up_token, "
+            "down_token, fee_rate, source, kind, augmented) VALUES ('m1', 'BTCUSDT', 300, "
+            "'2026-01-05 00:00:00+00', '2026-01-05 00:05:00+00', 1.0, 'u', 'd', 0.07, 'sim', "
+            "'updown', false)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO signals (key, ts, strategy, market_id, symbol, side, token_id, trigger, "
+            "price, t_remaining_s, status, stake) VALUES ('k1', '2026-01-05 00:01:00+00', "
+            "'updown', 'm1', 'BTCUSDT', 'UP', 'u', 't', 0.4, 240, 'accepted', 10)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO orders (signal_key, ts, strategy, market_id, token_id, side, order_type, "
+            "limit_price, stake, status, filled_shares, cost, fees) VALUES ('k1', "
+            "'2026-01-05 00:01:00+00', 'updown', 'm1', 'u', 'UP', 'FAK', 0.41, 10, 'filled', 25, "
+            "10, 0.42)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO fills (order_id, ts, price, shares, fee) VALUES (1, "
+            "'2026-01-05 00:01:00+00', 0.4, 25, 0.42)"
+        )
+    command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        runs = conn.exec_driver_sql("SELECT id, name, status FROM runs").all()
+        assert [tuple(r) for r in runs] == [(1, "legacy", "finished")]
+        for table in ("signals", "orders", "fills"):
+            rows = conn.exec_driver_sql(f"SELECT run_id FROM {table}").all()
+            assert [r[0] for r in rows] == [1], table
+        fill = conn.exec_driver_sql("SELECT price, shares, fee, reverted FROM fills").one()
+        assert (fill[0], fill[1], fill[2], bool(fill[3])) == (0.4, 25.0, 0.42, False)
+        done = conn.exec_driver_sql("SELECT done FROM orders").scalar()
+        assert bool(done)
+    engine.dispose()
+    command.check(cfg)
 
 
 def test_the_alembic_command_reads_edgeloop_db_url(scratch_pg_url):
