@@ -1,12 +1,16 @@
-"""How fast the paper loop runs: a simulated 24-hour day, full engine vs the simulator alone.
+"""How fast the engine loop runs: a simulated 24-hour day, full engine vs the feed alone.
 
     .venv/bin/python bench/loop.py [--hours 24] [--seed 0] [--scenario calm]
 
 Prints simulated ticks (seconds) per wall second of
-- the reference: the bare simulator (``sim.step()`` only, same seed, same day), and
-- the engine: simulator + MarketState + Up/Down Capture + gates + sizers + paper
-  venue + ledger writes to a fresh SQLite file (exactly what ``edgeloop`` runs),
-and the engine's cost as a ratio of the reference, and its speed against real time.
+- the reference: a bare feed-only loop (``SimFeed.ticks()`` into ``MarketState.apply``,
+  same seed, same day: what any loop must pay to see the market);
+- the engine with the honest paper venue (the default: latency, depletion, venue failure
+  modes): feed + MarketState + all five strategies + gates + sizers + venue + closed loop
+  + ledger writes to a fresh SQLite file, exactly what ``edgeloop`` runs;
+- the same engine with a zero-latency venue (``venue.latency_ms=0``, failure modes off):
+  the fills of the old loop, to show what latency costs in money and in speed;
+and each engine's cost as a ratio of the reference.
 """
 
 from __future__ import annotations
@@ -23,10 +27,49 @@ from hydra import compose, initialize_config_dir
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.app import CONF_DIR, build_driver  # noqa: E402
+from engine.app import CONF_DIR, build_loop, open_run  # noqa: E402
 from engine.components import build  # noqa: E402
+from engine.core.state import MarketState  # noqa: E402
 from engine.ledger.db import make_engine, make_sessionmaker, upgrade_to_head  # noqa: E402
 from engine.ledger.queries import ledger  # noqa: E402
+
+ZERO_LATENCY = [
+    "venue.latency_ms=0",
+    "venue.latency_tail_ms=0",
+    "venue.reject_near_end_rate=0",
+    "venue.revert_rate=0",
+]
+
+
+def compose_cfg(overrides: list[str]):  # noqa: ANN201
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
+def feed_only(cfg, seconds: int) -> float:  # noqa: ANN001
+    feed, state = build(cfg.feed, "feed"), MarketState(build(cfg.vol, "vol"))
+    t0 = time.perf_counter()
+    for n, tick in enumerate(feed.ticks()):
+        state.apply(tick)
+        if n >= seconds:
+            break
+    return time.perf_counter() - t0
+
+
+def engine_run(cfg):  # noqa: ANN001, ANN201
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        upgrade_to_head(url)
+        engine = make_engine(url)
+        loop = build_loop(cfg, make_sessionmaker(engine))
+        open_run(cfg, loop, 0)
+        t0 = time.perf_counter()
+        counters = loop.run()
+        wall = time.perf_counter() - t0
+        with loop.sessions() as session:
+            total = ledger(session=session, runs=[loop.run_id])[-1]
+        engine.dispose()
+    return wall, counters, total
 
 
 def main() -> None:
@@ -36,49 +79,38 @@ def main() -> None:
     parser.add_argument("--scenario", default="calm")
     args = parser.parse_args()
     seconds = int(args.hours * 3600)
-    overrides = [
+    base = [
         f"seed={args.seed}",
         f"sim={args.scenario}",
         "run.speed=max",
         f"run.duration={seconds}",
         "run.progress=true",
     ]
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
-
-    sim = build(cfg.sim, "sim")
-    t0 = time.perf_counter()
-    for _ in range(seconds + 1):
-        sim.step()
-    ref_wall = time.perf_counter() - t0
-
     logging.basicConfig(level=logging.WARNING)
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
-        upgrade_to_head(url)
-        engine = make_engine(url)
-        driver = build_driver(cfg, make_sessionmaker(engine))
-        t0 = time.perf_counter()
-        counters = driver.run()
-        wall = time.perf_counter() - t0
-        with driver.sessions() as session:
-            total = ledger(session=session)[-1]
-        engine.dispose()
+    ref_wall = feed_only(compose_cfg(base), seconds)
+    rows = [("reference: feed-only loop", ref_wall, seconds + 1, None, None)]
+    for label, extra in (
+        ("engine, honest venue", []),
+        ("engine, zero-latency venue", ZERO_LATENCY),
+    ):
+        wall, counters, total = engine_run(compose_cfg(base + extra))
+        rows.append((label, wall, counters.ticks, counters, total))
 
-    ticks = counters.ticks
     print(
-        f"\nsimulated {args.hours:g} h ({ticks} ticks, scenario={args.scenario}, seed={args.seed})"
+        f"\nsimulated {args.hours:g} h ({seconds + 1} ticks, scenario={args.scenario}, seed={args.seed})"
     )
-    print(f"{'':28}{'wall s':>10}{'ticks/s':>12}{'x real time':>14}")
-    print(
-        f"{'reference: simulator alone':28}{ref_wall:10.2f}{(seconds + 1) / ref_wall:12.0f}{(seconds + 1) / ref_wall:14.0f}"
-    )
-    print(f"{'engine: full paper loop':28}{wall:10.2f}{ticks / wall:12.0f}{ticks / wall:14.0f}")
-    print(f"engine / reference wall time: {wall / ref_wall:.2f}x")
-    print(
-        f"decisions: {counters.signals} signals, {counters.orders} orders, {counters.fills} fills; "
-        f"{total.trades} trades, P&L after fees {total.pnl:+.2f}"
-    )
+    print(f"{'':30}{'wall s':>9}{'ticks/s':>10}{'x feed':>8}  decisions and money")
+    for label, wall, ticks, counters, total in rows:
+        line = f"{label:30}{wall:9.2f}{ticks / wall:10.0f}{wall / ref_wall:8.2f}"
+        if counters is not None:
+            line += (
+                f"  {counters.signals} signals, {counters.accepted} orders accepted, "
+                f"{counters.fills} fills, {counters.unfilled} unfilled, {counters.reverted} "
+                f"reverted; {total.trades} trades, WR {100 * (total.win_rate or 0):.1f}% vs "
+                f"break-even {100 * (total.breakeven_win_rate or 0):.1f}%, P&L after fees "
+                f"{total.pnl:+.2f}"
+            )
+        print(line)
 
 
 if __name__ == "__main__":

@@ -22,11 +22,10 @@ from engine.core.state import MarketState
 from engine.core.validation import ConfigError
 from engine.drivers.closed_loop import ClosedLoop
 from engine.drivers.loop import Components, EngineLoop
-from engine.ledger import runs
+from engine.ledger import runs, writes
 from engine.ledger.cli import render_ledger
 from engine.ledger.db import make_engine, make_sessionmaker, upgrade_to_head
 from engine.settings_link import LiveSettings
-from engine.timeutil import from_dt
 
 log = logging.getLogger("edgeloop")
 MODES = ("paper",)
@@ -119,8 +118,8 @@ def open_run(cfg: DictConfig, loop: EngineLoop, settings_version: int) -> float 
                 "differ (start a new run without run.resume instead)",
             )
         runs.reopen_run(session=session, run_id=run.id)
-        run_id, last = run.id, run.last_ts
-    after = None if last is None else from_dt(last)
+        run_id = run.id
+        after = writes.last_written_ts(session=session, run_id=run_id)
     loop.resume(run_id, after)
     return after
 

@@ -25,11 +25,15 @@ from engine.core.types import (
     WorkingOrder,
 )
 from engine.ledger.models import (
+    BreakerEventRow,
+    CalibrationRow,
     FillRow,
     MarketRow,
     OrderRow,
     OutcomeRow,
     PositionRow,
+    RegimeChangeRow,
+    RunRow,
     SignalRow,
 )
 from engine.timeutil import from_dt, to_dt
@@ -319,6 +323,28 @@ def record_resolution(
     return positions
 
 
+def last_written_ts(*, session: Session, run_id: int) -> float | None:
+    """The latest tick whose writes changed run ``run_id``'s rows (None: it has none yet).
+
+    Ticks after it wrote nothing of the run's own (at most shared markets and outcomes,
+    which a replay writes again idempotently), so a resume from here is exact.
+    """
+    candidates = [
+        select(func.max(RunRow.last_ts)).where(RunRow.id == run_id),
+        select(func.max(SignalRow.ts)).where(SignalRow.run_id == run_id),
+        select(func.max(OrderRow.updated_at)).where(OrderRow.run_id == run_id),
+        select(func.max(FillRow.ts)).where(FillRow.run_id == run_id),
+        select(func.max(PositionRow.closed_at)).where(PositionRow.run_id == run_id),
+        select(func.max(CalibrationRow.ts)).where(CalibrationRow.run_id == run_id),
+        select(func.max(RegimeChangeRow.ts)).where(RegimeChangeRow.run_id == run_id),
+        select(func.max(BreakerEventRow.ts)).where(
+            BreakerEventRow.run_id == run_id, BreakerEventRow.author == "engine"
+        ),
+    ]
+    found = [from_dt(ts) for ts in (session.scalar(c) for c in candidates) if ts is not None]
+    return max(found) if found else None
+
+
 def open_positions(*, session: Session, run_id: int) -> list[PositionRow]:
     return list(
         session.scalars(
@@ -409,6 +435,7 @@ def recent_fills(
 
 __all__ = [
     "apply_reports",
+    "last_written_ts",
     "open_positions",
     "realized_pnl",
     "recent_fills",
