@@ -147,8 +147,9 @@ class SignalRow(Base):
 class OrderRow(Base):
     """The one order a signal produced, from submission to its last report.
 
-    ``ts``: when it was decided; ``arrive_ts``: when it reached the book (decision +
-    latency); ``latency_ms``: that delay as applied; ``expire_ts``: the market's end.
+    ``ts``: when it was decided; ``arrive_ts``: the instant of the first book it met (its
+    decision plus the venue's latency, on the feed's clock); ``latency_ms``: that delay;
+    ``expire_ts``: the market's end.
     ``status``: ``accepted`` (working, nothing filled), ``partial``, ``filled``,
     ``unfilled`` (killed, expired or cancelled with nothing filled), ``rejected`` (refused
     at submission) or ``reverted`` (every fill taken back at settlement); ``done`` once

@@ -138,7 +138,7 @@ def test_a_named_run_resumes_by_name_and_a_name_is_unique(tmp_path):
 
 def readme_examples() -> list[list[str]]:
     text = (ROOT / "README.md").read_text()
-    block = text.split("Examples that work:", 1)[1].split("```", 2)[1]
+    block = text.split("Examples that work", 1)[1].split("```", 2)[1]
     return [shlex.split(line, comments=True) for line in block.splitlines() if line.strip()]
 
 
