@@ -163,8 +163,6 @@ def run(cfg: DictConfig) -> int:
         if settings is not None:
             settings.stop()
         with loop.sessions.begin() as session:
-            if loop.last_ts == loop.last_ts:  # a tick ran
-                runs.mark_progress(session=session, run_id=loop.run_id, ts=loop.last_ts)
             runs.end_run(session=session, run_id=loop.run_id, status=status)
     with loop.sessions() as session:
         print(render_ledger(session, [loop.run_id]))

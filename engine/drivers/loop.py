@@ -329,6 +329,9 @@ class EngineLoop:
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+            if self._last_ts == self._last_ts and self.sessions is not None:  # a tick ran
+                with self.sessions.begin() as session:
+                    runs.mark_progress(session=session, run_id=self.run_id, ts=self._last_ts)
         return self.counters
 
     def _run(self) -> None:
