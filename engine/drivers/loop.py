@@ -273,10 +273,6 @@ class EngineLoop:
         self._stop = True
 
     @property
-    def stopped(self) -> bool:
-        return self._stop
-
-    @property
     def last_ts(self) -> float:
         """The feed instant of the last tick processed (NaN before the first)."""
         return self._last_ts

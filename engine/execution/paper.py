@@ -54,6 +54,7 @@ from engine.core.types import (
 )
 from engine.core.validation import ConfigError, check_range
 
+STALE_BOOK_S = 3600.0  # a book not republished for this long belongs to a market that ended
 REVERT_DELAY_S = (10.0, 50.0)  # a failed match is known this long after it (Polymarket: 10-50 s)
 
 
@@ -204,6 +205,10 @@ class PaperVenue:
         st, ts = self._state, tick.ts
         if tick.books:
             st.books.update(tick.books)
+        if tick.resolved:  # markets end: forget books the feed stopped publishing long ago
+            horizon = ts - STALE_BOOK_S
+            for token in [t for t, b in st.books.items() if b.ts < horizon]:
+                del st.books[token]
         if not (st.working or st.reverts):
             return []
         out: list[ExecutionReport] = []

@@ -267,3 +267,13 @@ def test_bad_venue_config():
         PaperVenue(latency_ms=-5)
     with pytest.raises(ConfigError, match=r"revert_rate=2 must be in \[0.0, 1.0\]"):
         PaperVenue(revert_rate=2)
+
+
+def test_books_of_ended_markets_are_forgotten():
+    venue = exact()
+    venue.poll(tick(T0, [(0.30, 10.0)], token="old"))
+    gone = Resolution("m-old", "UP", 1.0, 1.0, T0 + 4000)
+    venue.poll(tick(T0 + 4000, [(0.30, 10.0)], token="new", resolved=[gone]))
+    venue.submit(order("a", ts=T0 + 4000, token="old", stake=3.0, end=T0 + 5000))
+    (report,) = venue.poll(tick(T0 + 4001))
+    assert report.reason == "exec.no_liquidity"
