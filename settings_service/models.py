@@ -102,3 +102,69 @@ class Version:
             "diff": self.diff,
             "rollback_of": self.rollback_of,
         }
+
+
+APPLY_STATUSES = ("applied", "refused")
+
+
+class SettingsApplicationRow(Base):
+    """What one engine instance did with one settings version: ``applied`` it, or
+    ``refused`` it with the ``reason`` (the protected switches of a refused version,
+    ``kill_switch`` and ``entries_paused``, are applied anyway: ``protected`` lists them).
+
+    ``instance``: the engine process (``host:pid``); ``run_id``: its run in the ledger,
+    when it has one. Rows are appended, never updated.
+    """
+
+    __tablename__ = "settings_applications"
+    __table_args__ = (
+        CheckConstraint("status IN ('applied', 'refused')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version_id: Mapped[int] = mapped_column(Integer, index=True)
+    instance: Mapped[str] = mapped_column(String(128))
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    protected: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class Application:
+    """One row of ``settings_applications`` as the API returns it."""
+
+    version_id: int
+    instance: str
+    run_id: int | None
+    status: str
+    reason: str
+    protected: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: SettingsApplicationRow) -> Application:
+        created = row.created_at
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        return cls(
+            version_id=row.version_id,
+            instance=row.instance,
+            run_id=row.run_id,
+            status=row.status,
+            reason=row.reason or "",
+            protected=dict(row.protected or {}),
+            created_at=created,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version_id": self.version_id,
+            "instance": self.instance,
+            "run_id": self.run_id,
+            "status": self.status,
+            "reason": self.reason,
+            "protected": self.protected,
+            "created_at": self.created_at.isoformat(),
+        }

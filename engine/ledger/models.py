@@ -308,3 +308,25 @@ class BreakerEventRow(Base):
     value: Mapped[float | None] = mapped_column(Float)
     detail: Mapped[str] = mapped_column(String(255), default="")
     author: Mapped[str] = mapped_column(String(64), default="engine")
+
+
+class BreakerStateRow(Base):
+    """The breaker's counters of one run, written in the transaction of the fills and
+    settlements that change them, so a restart after kill -9 resumes them exactly.
+
+    ``day``: the UTC day (days since the epoch) the counters belong to; ``day_pnl``:
+    realized P&L settled that day; ``streak``: losing settlements in a row; ``peak``:
+    the highest equity seen that day (None before the first check); ``tripped``/``cause``:
+    the trip in force, if any.
+    """
+
+    __tablename__ = "breaker_state"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    tripped: Mapped[bool] = mapped_column(Boolean, default=False)
+    cause: Mapped[str] = mapped_column(String(32), default="")
+    day: Mapped[int] = mapped_column(Integer)
+    day_pnl: Mapped[float] = mapped_column(Float)
+    streak: Mapped[int] = mapped_column(Integer)
+    peak: Mapped[float | None] = mapped_column(Float)
+    updated_ts: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -22,6 +22,8 @@ TABLES = {
     "outcomes",
     "positions",
     "settings_versions",
+    "settings_applications",
+    "breaker_state",
     "calibrations",
     "regime_changes",
     "breaker_events",
