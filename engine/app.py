@@ -26,6 +26,7 @@ from engine.ledger import runs, writes
 from engine.ledger.cli import render_ledger
 from engine.ledger.db import make_engine, make_sessionmaker, upgrade_to_head
 from engine.settings_link import LiveSettings
+from settings_service.components import PROTECTED_SWITCHES
 
 log = logging.getLogger("edgeloop")
 MODES = ("paper",)
@@ -36,13 +37,15 @@ def build_components(cfg: DictConfig) -> Components:
     """What a settings version may change: strategies, venue, run settings, kill switch."""
     if not cfg.strategies:
         raise ConfigError("strategies", {}, "must enable at least one strategy")
-    if not isinstance(cfg.kill_switch, bool):
-        raise ConfigError("kill_switch", cfg.kill_switch, "must be true or false")
+    for key in PROTECTED_SWITCHES:
+        if not isinstance(cfg.get(key, False), bool):
+            raise ConfigError(key, cfg.get(key), "must be true or false")
     return Components(
         strategies=list(build_all(cfg.strategies, "strategies").values()),
         venue=build(cfg.venue, "venue"),
         run=build(cfg.run, "run"),
         kill_switch=cfg.kill_switch,
+        entries_paused=cfg.get("entries_paused", False),
     )
 
 
@@ -134,11 +137,13 @@ def run(cfg: DictConfig) -> int:
         loop.sessions = make_sessionmaker(engine)
         if settings_cfg.enabled:
             settings = LiveSettings(cfg, cfg.db.url, settings_cfg)
-            version, live_cfg = settings.start()
-            if version:
-                loop.reconfigure(version, build_components(live_cfg))
+            version, components = settings.start(build_components)
+            if settings.seen:
+                loop.reconfigure(version, components)
             loop.settings = settings
         open_run(cfg, loop, loop.settings_version)
+        if settings is not None:
+            settings.bind(loop.run_id)
     except ConfigError as exc:
         print(f"edgeloop: configuration error: {exc}", file=sys.stderr)
         if settings is not None:

@@ -10,7 +10,9 @@
 
 Every command takes ``--db URL`` (else ``$EDGELOOP_DB_URL``, else
 ``sqlite:///var/edgeloop.db``) and ``--json``. Writes from here are a
-human's. Exit codes: 0 done, 1 error, 2 refused by validation, 3 conflict.
+human's. ``set`` and ``rollback`` then wait (``--wait``, 3 s) for every running engine to
+say whether it applied the version. Exit codes: 0 done, 1 error, 2 refused by validation,
+3 conflict, 5 written but a running engine refused it (its protected switches still apply).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from settings_service.models import Version
+from settings_service.models import Application, Version, engines_summary
 from settings_service.resolve import default_conf_dir, hydra_layers, resolve
 from settings_service.schema import (
     Problem,
@@ -36,7 +38,8 @@ from settings_service.schema import (
 )
 from settings_service.store import SettingsStore, resolve_url
 
-EXIT_ERROR, EXIT_REFUSED, EXIT_CONFLICT = 1, 2, 3
+EXIT_ERROR, EXIT_REFUSED, EXIT_CONFLICT, EXIT_ENGINE_REFUSED = 1, 2, 3, 5
+WAIT_S = 3.0  # how long set/rollback wait for the running engines' answers
 
 
 def _common() -> argparse.ArgumentParser:
@@ -72,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--expect", type=int, default=None, help="the version you read (default: latest)"
     )
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=WAIT_S,
+        metavar="S",
+        help=f"seconds to wait for the running engines to apply or refuse it (default {WAIT_S:g}; 0: don't)",
+    )
     p = sub.add_parser("history", parents=[common], help="versions, newest first")
     p.add_argument("--limit", type=int, default=None)
     p = sub.add_parser("diff", parents=[common], help="what changed from version A to B")
@@ -83,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--author", default=None, help="default: $USER")
     p.add_argument(
         "--expect", type=int, default=None, help="the version you read (default: latest)"
+    )
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=WAIT_S,
+        metavar="S",
+        help=f"seconds to wait for the running engines to apply or refuse it (default {WAIT_S:g}; 0: don't)",
     )
     p = sub.add_parser("explain", parents=[common], help="which layer sets KEY, who and why")
     p.add_argument("key")
@@ -180,7 +197,7 @@ def cmd_set(store: SettingsStore, args: argparse.Namespace, as_json: bool) -> in
         reason=args.reason,
         expected_version=expected,
     )
-    return _print_version(version, as_json)
+    return _print_written(store, version, args, as_json)
 
 
 def cmd_rollback(store: SettingsStore, args: argparse.Namespace, as_json: bool) -> int:
@@ -191,13 +208,19 @@ def cmd_rollback(store: SettingsStore, args: argparse.Namespace, as_json: bool) 
         reason=args.reason,
         expected_version=args.expect,
     )
-    return _print_version(version, as_json)
+    return _print_written(store, version, args, as_json)
 
 
 def cmd_history(store: SettingsStore, args: argparse.Namespace, as_json: bool) -> int:
     versions = store.history(args.limit)
+    answers = store.applications(v.id for v in versions)
     if as_json:
-        _print_json([v.to_dict() for v in versions])
+        _print_json(
+            [
+                {**v.to_dict(), "engines": [a.to_dict() for a in answers.get(v.id, [])]}
+                for v in versions
+            ]
+        )
         return 0
     rows = [
         [
@@ -207,10 +230,12 @@ def cmd_history(store: SettingsStore, args: argparse.Namespace, as_json: bool) -
             v.author_kind or "-",
             _changes(v.diff) + (f" (rollback to v{v.rollback_of})" if v.rollback_of else ""),
             v.reason,
+            engines_summary(answers.get(v.id, [])),
         ]
         for v in versions
     ]
-    print(_table(["version", "created_at", "author", "kind", "changes", "reason"], rows))
+    headers = ["version", "created_at", "author", "kind", "changes", "reason", "engines"]
+    print(_table(headers, rows))
     return 0
 
 
@@ -296,6 +321,54 @@ def _print_version(version: Version, as_json: bool) -> int:
     else:
         print("(no value changed)")
     return 0
+
+
+def _print_written(
+    store: SettingsStore, version: Version, args: argparse.Namespace, as_json: bool
+) -> int:
+    """The new version, then what every running engine did with it (``--wait`` seconds)."""
+    running = store.running_engines() if args.wait > 0 else []
+    answers = (
+        store.wait_for_applications(version.id, runs=running, timeout_s=args.wait)
+        if running
+        else []
+    )
+    silent = sorted(set(running) - {a.run_id for a in answers})
+    refused = [a for a in answers if a.status == "refused"]
+    if as_json:
+        _print_json(
+            {
+                **version.to_dict(),
+                "engines": [a.to_dict() for a in answers],
+                "silent_runs": silent,
+            }
+        )
+    else:
+        _print_version(version, as_json=False)
+        for a in answers:
+            print(f"engine {a.instance} (run {a.run_id}): {_answer(a)}")
+        for run in silent:
+            print(
+                f"run {run} is marked running but did not answer within {args.wait:g} s "
+                "(stopped without saying so, or between two ticks for longer)"
+            )
+        if not running and args.wait > 0:
+            print("no running engine in this database: the next one to start applies it")
+    if refused:
+        print(
+            f"edgeloop-settings: refused by {len(refused)} running engine(s): "
+            + "; ".join(f"{a.instance}: {a.reason}" for a in refused),
+            file=sys.stderr,
+        )
+        return EXIT_ENGINE_REFUSED
+    return 0
+
+
+def _answer(a: Application) -> str:
+    if a.status == "applied":
+        return "applied"
+    switches = " ".join(f"{k}={_fmt(v)}" for k, v in a.protected.items())
+    return f"REFUSED ({a.reason}); its protected switches applied: {switches}"
 
 
 def _version_line(v: Version) -> str:

@@ -4,7 +4,7 @@
 dict): each node whose ``_target_`` is in ``params.yaml`` contributes
 ``<node path>.<field>`` with that file's type, bounds, unit and writers. Every
 strategy node (``strategies.<name>``) adds its protected ``enabled`` flag, and
-the global protected keys (mode, dry run, kill switch) are always there. The
+the global protected keys (mode, dry run, kill switch, entries paused) are always there. The
 engine and the CLI both call this, on the configuration they run with, so the
 schema always matches what is composed (a strategy added in YAML is tunable at
 once) and settings_service still imports nothing of ``engine``.
@@ -36,9 +36,14 @@ GLOBAL = [
           writers=WRITERS["human"], protected=True, choices=("paper", "live", "backtest")),
     Param("dry_run", bool, description="decide and record, but send no order to any venue",
           writers=WRITERS["human"], protected=True),
-    Param("kill_switch", bool, description="stop opening positions at once (open ones run to resolution)",
-          writers=WRITERS["human"], protected=True),
+    Param("kill_switch", bool, description="stop opening positions and cancel working orders at once "
+          "(open positions run to resolution)", writers=WRITERS["human"], protected=True),
+    Param("entries_paused", bool, description="open no new positions (working orders and open positions "
+          "carry on)", writers=WRITERS["human"], protected=True),
 ]  # fmt: skip
+# The emergency switches: an engine applies them from every version it sees, even one it
+# cannot build (it then keeps its last good version for everything else).
+PROTECTED_SWITCHES = ("kill_switch", "entries_paused")
 
 
 @cache

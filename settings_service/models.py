@@ -117,9 +117,7 @@ class SettingsApplicationRow(Base):
     """
 
     __tablename__ = "settings_applications"
-    __table_args__ = (
-        CheckConstraint("status IN ('applied', 'refused')", name="status"),
-    )
+    __table_args__ = (CheckConstraint("status IN ('applied', 'refused')", name="status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     version_id: Mapped[int] = mapped_column(Integer, index=True)
@@ -168,3 +166,12 @@ class Application:
             "protected": self.protected,
             "created_at": self.created_at.isoformat(),
         }
+
+
+def engines_summary(answers: list[Application]) -> str:
+    """``run 4 applied; run 5 REFUSED: reason``: one entry per engine that answered."""
+    parts = []
+    for a in answers:
+        who = f"run {a.run_id}" if a.run_id is not None else a.instance
+        parts.append(f"{who} applied" if a.status == "applied" else f"{who} REFUSED: {a.reason}")
+    return "; ".join(parts) or "-"

@@ -12,18 +12,26 @@ subscriber is told exactly when the version becomes visible.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from settings_service.default_schema import default_schema
-from settings_service.models import SettingsVersionRow, Version
+from settings_service.identity import author_problem
+from settings_service.models import (
+    APPLY_STATUSES,
+    Application,
+    SettingsApplicationRow,
+    SettingsVersionRow,
+    Version,
+)
 from settings_service.resolve import Resolved, resolve
 from settings_service.schema import (
     Problem,
@@ -190,7 +198,76 @@ class SettingsStore:
             units={key: self.schema[key].unit},
         )[key]
 
+    def applications(self, versions: Iterable[int] | None = None) -> dict[int, list[Application]]:
+        """What each engine instance did with each version (``versions``: all when None),
+        oldest report first."""
+        stmt = select(SettingsApplicationRow).order_by(SettingsApplicationRow.id)
+        if versions is not None:
+            stmt = stmt.where(SettingsApplicationRow.version_id.in_(list(versions)))
+        out: dict[int, list[Application]] = {}
+        with Session(self.engine) as session:
+            for row in session.scalars(stmt):
+                out.setdefault(row.version_id, []).append(Application.from_row(row))
+        return out
+
+    def running_engines(self) -> list[int]:
+        """Runs the ledger in this database says are running (none without a ledger): the
+        engines a writer waits to hear from. A run killed with -9 stays ``running`` here."""
+        with self.engine.connect() as conn:
+            if not inspect(conn).has_table("runs"):
+                return []
+            return list(
+                conn.execute(text("SELECT id FROM runs WHERE status = 'running'")).scalars()
+            )
+
+    def wait_for_applications(
+        self,
+        version: int,
+        *,
+        runs: Iterable[int],
+        timeout_s: float,
+        poll_s: float = 0.05,
+    ) -> list[Application]:
+        """The reports on ``version``, once every run of ``runs`` reported or ``timeout_s``
+        passed."""
+        wanted = set(runs)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            found = self.applications([version]).get(version, [])
+            if wanted <= {a.run_id for a in found} or time.monotonic() >= deadline:
+                return found
+            time.sleep(poll_s)
+
     # writes
+
+    def report(
+        self,
+        version: int,
+        *,
+        instance: str,
+        status: str,
+        reason: str = "",
+        protected: Mapping[str, Any] | None = None,
+        run_id: int | None = None,
+    ) -> Application:
+        """Record what engine ``instance`` did with ``version``: ``applied`` or ``refused``."""
+        if status not in APPLY_STATUSES:
+            raise SettingsValidationError(
+                [Problem("status", status, f"must be one of {list(APPLY_STATUSES)}")]
+            )
+        row = SettingsApplicationRow(
+            version_id=version,
+            instance=instance[:128],
+            run_id=run_id,
+            status=status,
+            reason=reason,
+            protected=dict(protected or {}),
+            created_at=datetime.now(UTC),
+        )
+        with Session(self.engine) as session, session.begin():
+            session.add(row)
+            session.flush()
+            return Application.from_row(row)
 
     def write(
         self,
@@ -295,6 +372,8 @@ class SettingsStore:
         problems = [p for p in [author_kind_problem(author_kind)] if p]
         if not author or not author.strip() or len(author) > 128:
             problems.append(Problem("author", author, "must be a non-empty name (<= 128 chars)"))
+        elif reserved := author_problem(author, author_kind):  # a human named like the engine
+            problems.append(reserved)
         if not reason or not reason.strip():
             problems.append(Problem("reason", reason, "must say why (non-empty)"))
         if problems:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -35,6 +36,16 @@ def run_edgeloop(
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def wait_for(predicate, timeout: float = 60.0, every: float = 0.1) -> bool:
+    """Whether ``predicate()`` became true within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False
 
 
 def _plain(value: object) -> object:

@@ -210,6 +210,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "reason": "str",
         "rollback_of": "Int",
         "changed": "str",
+        "engines": "str",
     },
     "settings_diff": {"key": "str", "old": "str", "new": "str"},
 }

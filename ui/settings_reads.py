@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from settings_service import SettingsStore, Version, default_schema
+from settings_service.models import engines_summary
 from settings_service.resolve import default_conf_dir, hydra_layers, resolve
 from ui.frames import TTL, conform, tables
 
@@ -96,10 +97,14 @@ def settings_table(url: str) -> pd.DataFrame:
 @st.cache_data(ttl=TTL, show_spinner=False)
 def settings_history(url: str) -> pd.DataFrame:
     """Every version, newest first, with the keys it changed."""
-    if "settings_versions" not in tables(url):
+    present = tables(url)
+    answers = {}
+    if "settings_versions" not in present:
         versions = [Version.genesis()]
     else:
         versions = settings_store(url).history()
+        if "settings_applications" in present:
+            answers = settings_store(url).applications()
     rows = [
         {
             "version": v.id,
@@ -109,6 +114,7 @@ def settings_history(url: str) -> pd.DataFrame:
             "reason": v.reason,
             "rollback_of": v.rollback_of,
             "changed": ", ".join(f"{k}: {show(a)} → {show(b)}" for k, (a, b) in v.diff.items()),
+            "engines": engines_summary(answers.get(v.id, [])),
         }
         for v in versions
     ]

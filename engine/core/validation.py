@@ -69,3 +69,10 @@ def check_order(low_field: str, low: float, high_field: str, high: float) -> Non
     """Raise unless ``low <= high``."""
     if low > high:
         raise ConfigError(low_field, low, f"must be <= {high_field}={high!r}")
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a configuration that cannot be built: a ConfigError's own words, else
+    the exception's type and message (Hydra and OmegaConf errors span several lines)."""
+    words = " ".join(str(exc).split())
+    return words if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {words}"

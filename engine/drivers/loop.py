@@ -27,7 +27,7 @@ import signal
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,7 +39,7 @@ from engine.core.sizers import SizingContext
 from engine.core.state import MarketState
 from engine.core.strategies.base import Strategy
 from engine.core.types import REJECTED, REVERTED, UNFILLED, ExecutionReport, Order, Tick
-from engine.core.validation import ConfigError, check_range
+from engine.core.validation import ConfigError, check_range, describe_error
 from engine.drivers.closed_loop import ClosedLoop
 from engine.ledger import runs, writes
 from engine.ports import Feed, Venue
@@ -113,6 +113,11 @@ class Components:
     venue: Venue
     run: RunConfig
     kill_switch: bool = False
+    entries_paused: bool = False
+
+    @property
+    def entries_allowed(self) -> bool:
+        return not (self.kill_switch or self.entries_paused)
 
 
 @dataclass
@@ -242,28 +247,48 @@ class EngineLoop:
         self.portfolio.initial = components.run.bankroll
         self.settings_version = version
         log.info(
-            "settings v%d in force: %d strategies enabled, kill_switch=%s",
+            "settings v%d in force: %d strategies enabled, kill_switch=%s entries_paused=%s",
             version,
             sum(s.enabled for s in components.strategies),
             components.kill_switch,
+            components.entries_paused,
         )
 
     def _apply_pending_settings(self) -> None:
+        """The newest settings version, if one arrived: applied whole, or refused with only
+        its protected switches applied (an emergency switch never waits on the rest)."""
         update = self.settings.pending() if self.settings is not None else None
         if update is None or self.rebuild is None:
             return
-        version, cfg = update
+        version, document = update
         try:
-            components = self.rebuild(cfg)
-        except ConfigError as exc:  # validated on write; a composition it no longer fits lands here
+            components = self.rebuild(self.settings.config_for(document))
+        except Exception as exc:  # noqa: BLE001 - whatever fails to build refuses the version
+            switches = self.settings.switches(document)
+            self.components = replace(self.components, **switches)
+            reason = describe_error(exc)
             log.error(
-                "settings v%d not applied, v%d stays in force: %s",
+                "settings v%d refused: %s; v%d stays in force with v%d's protected switches "
+                "kill_switch=%s entries_paused=%s",
                 version,
+                reason,
                 self.settings_version,
-                exc,
+                version,
+                switches["kill_switch"],
+                switches["entries_paused"],
             )
+            self.settings.report(version, "refused", reason, switches)
             return
         self.reconfigure(version, components)
+        self.settings.report(version, "applied")
+
+    def _cancel_working(self, ts: float) -> list[ExecutionReport]:
+        """Cancel every working order (the kill switch): their reports, for this tick."""
+        reports = [self.venue.cancel(key, ts, "exec.kill_switch") for key in list(self.orders)]
+        done = [r for r in reports if r is not None]
+        if done:
+            log.warning("kill switch: %d working orders cancelled", len(done))
+        return done
 
     # -- lifecycle ----------------------------------------------------------------------
     def request_stop(self, *_args: object) -> None:
@@ -379,20 +404,23 @@ class EngineLoop:
 
     # -- one tick -------------------------------------------------------------------------
     def step(self, tick: Tick) -> None:
+        killed = self.components.kill_switch
         self._apply_pending_settings()
         self.state.apply(tick)
         self.counters.ticks += 1
         loop = self.loop
         frames: list[SignalFrame] = []
-        # Kill switch or tripped breaker: no new entries; open positions still settle below.
-        if not (self.components.kill_switch or (loop is not None and loop.blocked)):
+        cancelled = self._cancel_working(tick.ts) if self.components.kill_switch > killed else []
+        # Kill switch, paused entries or a tripped breaker: no new entries; open positions
+        # still settle below.
+        if self.components.entries_allowed and not (loop is not None and loop.blocked):
             ctx = self.portfolio.context(
                 regime_factor=loop.stake_factor if loop else 1.0,
                 delta_prior=loop.delta_prior if loop else None,
             )
             frames = decide(self.state, self.strategies, ctx=ctx, held=self.portfolio.held)
         decided = [self._submit(frame) for frame in frames]
-        reports = self.venue.poll(tick)
+        reports = cancelled + self.venue.poll(tick)
         if reports:
             self._apply(reports)
         first = self._written_ts != self._written_ts

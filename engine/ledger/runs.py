@@ -35,6 +35,7 @@ UNFINGERPRINTED = (
     "settings",
     "hydra",
     "kill_switch",
+    "entries_paused",
     "dry_run",
     "adaptive.breaker",
 )

@@ -45,9 +45,7 @@ def upgrade() -> None:
         sa.Column("streak", sa.Integer(), nullable=False),
         sa.Column("peak", sa.Float(), nullable=True),
         sa.Column("updated_ts", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.id"], name=op.f("fk_breaker_state_run_id_runs")
-        ),
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_breaker_state_run_id_runs")),
         sa.PrimaryKeyConstraint("run_id", name=op.f("pk_breaker_state")),
     )
 

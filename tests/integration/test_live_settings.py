@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 
 from settings_service import SettingsStore
-from tests.helpers import BIN, ROOT, edgeloop_cmd, query, run_edgeloop
+from tests.helpers import BIN, ROOT, edgeloop_cmd, query, run_edgeloop, wait_for
 
 SIGMA = "strategies.updown.gates.sigma.min_sigma"
-
-
-def wait_for(predicate, timeout: float = 60.0, every: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return False
 
 
 def test_a_running_engine_picks_up_a_cli_write(settings_pg_url):

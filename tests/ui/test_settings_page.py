@@ -173,3 +173,48 @@ def test_settings_version_in_force_shows_on_live(app, ledger_url):
     assert "latest in the store: v1" in "\n".join(c.value for c in at.caption)
     at.switch_page(PAGES["Settings"]).run()
     assert "**v1**" in "\n".join(c.value for c in at.caption)
+
+
+def test_a_version_the_running_engine_refuses_is_shown_to_the_writer_and_in_history(
+    app, ledger_url
+):
+    import threading
+
+    from engine.ledger import runs
+    from engine.ledger.db import make_engine, make_sessionmaker
+
+    engine = make_engine(ledger_url)
+    with make_sessionmaker(engine).begin() as session:
+        run = runs.start_run(
+            session=session, name=None, mode="paper", feed_identity={"kind": "sim", "seed": 1},
+            fingerprint="f" * 16, config={"seed": 1}, settings_version=0,
+        )  # fmt: skip
+        run_id = run.id
+    engine.dispose()
+    answering = store(ledger_url)
+    first = answering.latest_id()
+
+    def engine_answers() -> None:  # what a running engine does with a version it cannot build
+        for _ in range(200):
+            latest = answering.latest_id()
+            if latest > first:
+                answering.report(
+                    latest, instance="host:4242", status="refused", run_id=run_id,
+                    reason="strategies.updown.gates.dead_zone.low=0.45 must be < high=0.4",
+                    protected={"kill_switch": False, "entries_paused": False},
+                )  # fmt: skip
+                return
+            threading.Event().wait(0.05)
+
+    thread = threading.Thread(target=engine_answers)
+    thread.start()
+    at = preview(signed_in(app, ledger_url), {DEAD_LOW: 0.45})
+    apply_button(at).click().run()
+    thread.join(timeout=15)
+    assert not at.exception
+    assert any("Refused by the running engine" in e.value for e in at.error), [
+        e.value for e in at.error
+    ]
+    history = next(d.value for d in at.dataframe if "engines" in d.value.columns)
+    assert f"run {run_id} REFUSED: strategies.updown" in history["engines"].iloc[0]
+    answering.close()

@@ -8,7 +8,14 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from settings_service import Param, SettingsConflict, SettingsError, SettingsValidationError
+from settings_service import (
+    Param,
+    SettingsConflict,
+    SettingsError,
+    SettingsValidationError,
+    Version,
+)
+from settings_service.models import engines_summary
 from ui import auth
 from ui import queries as q
 
@@ -24,6 +31,7 @@ cfg = auth.config()
 user = auth.sign_in_panel(cfg)
 writer = auth.may_write(cfg, user)
 PENDING, FLASH, WIDGET = "settings_pending", "settings_flash", "set:"
+WAIT_S = 3.0  # how long a write waits for the running engines' answers
 
 kind, message = st.session_state.pop(FLASH, (None, None))
 if kind:
@@ -60,7 +68,27 @@ def _write(action: Callable[[], object]) -> None:
     except SettingsError as exc:
         st.error(f"Error: {exc}")
     else:
-        _done("success", f"Wrote v{version.id}: {version.reason}")
+        _done(*_answers(version))
+
+
+def _answers(version: Version) -> tuple[str, str]:
+    """What the running engines did with the new version (they answer within a tick)."""
+    running = store.running_engines()
+    answers = store.wait_for_applications(version.id, runs=running, timeout_s=WAIT_S)
+    refused = [a for a in answers if a.status == "refused"]
+    said = f"Wrote v{version.id}: {version.reason}."
+    if refused:
+        switches = ", ".join(f"{k}={v}" for k, v in refused[0].protected.items())
+        return "error", (
+            f"{said} **Refused by the running engine**: {engines_summary(refused)}. "
+            f"It keeps its last good version, with this version's protected switches ({switches})."
+        )
+    silent = sorted(set(running) - {a.run_id for a in answers})
+    if silent:
+        return "warning", (
+            f"{said} Run(s) {silent} are marked running but did not answer within {WAIT_S:g} s."
+        )
+    return "success", said + (f" {engines_summary(answers)}." if answers else "")
 
 
 def _widget(p: Param, value: object, label: str) -> object:
@@ -179,6 +207,9 @@ def history() -> None:
             ),
             "rollback_of": st.column_config.NumberColumn("rollback of"),
             "changed": st.column_config.TextColumn("changed", width="large"),
+            "engines": st.column_config.TextColumn(
+                "engines", help="what each running engine did with the version", width="large"
+            ),
         },
     )
     ids = versions["version"].tolist()

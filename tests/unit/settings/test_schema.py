@@ -53,7 +53,7 @@ def test_the_default_schema_declares_the_engines_params():
     assert "strategies.news.classifier.per_hit" in keys
     assert "strategies.negrisk.gates.arb_profit.min_profit" in keys
     protected = {p.key for p in default_schema() if p.protected}
-    assert protected == {"mode.name", "kill_switch", "dry_run"} | {
+    assert protected == {"mode.name", "kill_switch", "entries_paused", "dry_run"} | {
         f"strategies.{n}.enabled" for n in ("updown", "itm", "follow", "news", "negrisk")
     }
 
