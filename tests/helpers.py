@@ -96,6 +96,16 @@ def ledger_snapshot(url: str, run: int | None = None) -> dict[str, list[tuple]]:
             "SELECT strategy, market_id, side, status, round(CAST(pnl AS numeric), 6) FROM positions"
             f"{_where(run)} ORDER BY market_id, side, strategy",
         ),
+        "breaker_events": query(
+            url,
+            "SELECT ts, event, cause, round(CAST(value AS numeric), 6), detail, author "
+            f"FROM breaker_events{_where(run)} ORDER BY id",
+        ),
+        "breaker_state": query(
+            url,
+            "SELECT tripped, cause, day, round(CAST(day_pnl AS numeric), 6), streak, "
+            f"round(CAST(peak AS numeric), 6) FROM breaker_state{_where(run)} ORDER BY run_id",
+        ),
     }
 
 

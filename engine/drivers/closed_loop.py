@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,7 +35,13 @@ from engine.core.frame import SignalFrame
 from engine.core.gates import GammaLeashGate, MinEdgeGate, SigmaGate, VolBandGate
 from engine.core.state import MarketState
 from engine.core.strategies.base import Strategy
-from engine.ledger.models import BreakerEventRow, CalibrationRow, PositionRow, RegimeChangeRow
+from engine.ledger.models import (
+    BreakerEventRow,
+    BreakerStateRow,
+    CalibrationRow,
+    PositionRow,
+    RegimeChangeRow,
+)
 from engine.ledger.queries import resolved_entries
 from engine.timeutil import from_dt, iso, to_dt
 
@@ -72,6 +79,7 @@ class ClosedLoop:
         self.breaker = CircuitBreaker(self.breaker_config)
         self._next_calibration = float("nan")
         self._last_human_event = 0
+        self._saved_breaker: dict[str, object] = {}
 
     # -- what the core runs ----------------------------------------------------------
     @staticmethod
@@ -221,6 +229,23 @@ class ClosedLoop:
                 )
             )
             log.warning("breaker %s cause=%s value=%.4g %s", e.event, e.cause, e.value, e.detail)
+        self._save_breaker(session, state.ts)
+
+    def _save_breaker(self, session: Session, now: float) -> None:
+        """The breaker's counters, in the transaction of the settlements that moved them (a
+        restart after kill -9 resumes the same peak, streak and trip)."""
+        current = self.breaker.state()
+        if current == self._saved_breaker:
+            return
+        values = {**current, "peak": None if math.isnan(current["peak"]) else current["peak"]}
+        row = session.get(BreakerStateRow, self.run_id)
+        if row is None:
+            session.add(BreakerStateRow(run_id=self.run_id, updated_ts=to_dt(now), **values))
+        else:
+            for key, value in values.items():
+                setattr(row, key, value)
+            row.updated_ts = to_dt(now)
+        self._saved_breaker = current
 
     def _human_resets(self, session: Session, now: float) -> None:
         rows = session.scalars(
@@ -337,10 +362,12 @@ class ClosedLoop:
                     p.token_id,
                     p.cost / p.shares,
                 )
+        # A person's reset written after the engine's last event (while it was stopped, or
+        # just before a kill) is still to be seen; older ones were, or a trip came after them.
         self._last_human_event = (
             session.scalar(
                 select(BreakerEventRow.id)
-                .where(BreakerEventRow.run_id == run)
+                .where(BreakerEventRow.run_id == run, BreakerEventRow.author == "engine")
                 .order_by(BreakerEventRow.id.desc())
                 .limit(1)
             )
@@ -353,6 +380,25 @@ class ClosedLoop:
         )
 
     def _restore_breaker(self, session: Session, now: float, equity: float) -> None:
+        saved = session.get(BreakerStateRow, self.run_id)
+        if saved is not None:
+            self.breaker.restore(
+                tripped=saved.tripped,
+                cause=saved.cause,
+                day=saved.day,
+                day_pnl=saved.day_pnl,
+                streak=saved.streak,
+                peak=float("nan") if saved.peak is None else saved.peak,
+            )
+            self._saved_breaker = self.breaker.state()
+            if saved.tripped:
+                log.warning("breaker still tripped (%s)", saved.cause)
+            return
+        self._rebuild_breaker(session, now, equity)
+
+    def _rebuild_breaker(self, session: Session, now: float, equity: float) -> None:
+        """A run written before the breaker's state was stored: counters rebuilt from its
+        settled positions and events (the equity peak can only restart at ``equity``)."""
         last = session.scalar(
             select(BreakerEventRow)
             .where(BreakerEventRow.run_id == self.run_id)

@@ -65,6 +65,17 @@ class CircuitBreaker:
         self.tripped, self.cause = tripped, cause
         self.day, self.day_pnl, self.streak, self.peak = day, day_pnl, streak, peak
 
+    def state(self) -> dict[str, object]:
+        """What :meth:`restore` takes back: persisted with the fills that change it."""
+        return {
+            "tripped": self.tripped,
+            "cause": self.cause,
+            "day": self.day,
+            "day_pnl": self.day_pnl,
+            "streak": self.streak,
+            "peak": self.peak,
+        }
+
     def on_settled(self, ts: float, pnl: float) -> None:
         self._roll(ts)
         self.day_pnl += pnl
