@@ -6,7 +6,9 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum 
 ARGS   ?=
 DB     ?=
 UI_PORT ?= 8501
-UI     := $(BIN)/streamlit run ui/app.py --server.port $(UI_PORT)
+# The dashboard listens on this machine only; UI_ADDRESS=0.0.0.0 exposes it to the network.
+UI_ADDRESS ?= 127.0.0.1
+UI     := $(BIN)/streamlit run ui/app.py --server.address $(UI_ADDRESS) --server.port $(UI_PORT)
 
 .PHONY: setup run ui test lint bench clean
 
@@ -29,6 +31,7 @@ run: setup
 	$(BIN)/edgeloop $(ARGS) $(if $(DB),db.url=$(DB))
 
 ## ui: the dashboard alone, on DB (default: $EDGELOOP_DB_URL, else var/edgeloop.db): make ui DB=sqlite:///var/x.db
+## (on 127.0.0.1 only; make ui UI_ADDRESS=0.0.0.0 to reach it from other machines)
 ui: setup
 	$(UI) $(if $(DB),-- --db $(DB))
 
@@ -48,6 +51,7 @@ bench: setup
 	$(BIN)/python bench/decision.py
 	$(BIN)/python bench/loop.py
 	$(BIN)/python bench/settings_reload.py
+	$(BIN)/python bench/memory.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -23,6 +23,7 @@ make sure no signal or order is written twice.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
 from collections import defaultdict
@@ -30,6 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
@@ -345,15 +347,33 @@ class EngineLoop:
         """Run until ``run.duration`` of feed time has passed, the feed ends, or a stop."""
         # Ctrl-C and SIGTERM (docker stop, Kubernetes) both end the run between two ticks.
         previous = {s: signal.signal(s, self.request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        failure: BaseException | None = None
         try:
             self._run()
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
-            if self._last_ts == self._last_ts and self.sessions is not None:  # a tick ran
-                with self.sessions.begin() as session:
-                    runs.mark_progress(session=session, run_id=self.run_id, ts=self._last_ts)
+            self._store_last_tick(failure)
         return self.counters
+
+    def _store_last_tick(self, failure: BaseException | None) -> None:
+        """The run's clock for readers, on the way out. Not after the database itself failed:
+        a resume finds its point from the rows, and waiting here on a dead database would only
+        delay the recovery (``engine.app``); a failure here never hides ``failure``."""
+        if self._last_ts != self._last_ts or self.sessions is None:  # no tick ran
+            return
+        if isinstance(failure, SQLAlchemyError):
+            return
+        try:
+            with self.sessions.begin() as session:
+                runs.mark_progress(session=session, run_id=self.run_id, ts=self._last_ts)
+        except SQLAlchemyError as exc:
+            if failure is None:
+                raise
+            log.warning("could not store the run's last tick: %s", " ".join(str(exc).split()))
 
     def _run(self) -> None:
         if self._ticks is None:
@@ -567,6 +587,8 @@ class EngineLoop:
             gone = {r.market_id for r in tick.resolved}
             for key in [k for k, o in self.orders.items() if o.market_id in gone]:
                 self.orders.pop(key, None)
+            # Keys of ended markets can never come again: keep only the live markets' keys.
+            self.known_keys = {k for k in self.known_keys if k.split("|", 2)[1] not in gone}
         return settled
 
     # -- logs -------------------------------------------------------------------------------
@@ -599,7 +621,7 @@ class EngineLoop:
         c = self.counters
         log.info(
             "status run=%d t=%s %s signals=%d accepted=%d fills=%d unfilled=%d open=%d "
-            "working=%d bankroll=%.2f realized=%+.2f speed=%.0fx",
+            "working=%d bankroll=%.2f realized=%+.2f speed=%.0fx rss=%.0fMB",
             self.run_id,
             iso(self._last_ts),
             self.loop.status(len(self.state.live))
@@ -614,4 +636,16 @@ class EngineLoop:
             self.portfolio.bankroll,
             self.portfolio.realized,
             rate,
+            rss_mb(),
         )
+
+
+def rss_mb() -> float:
+    """The process's resident memory now (Linux ``/proc``; elsewhere its peak), in MB."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3

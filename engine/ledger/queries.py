@@ -204,6 +204,8 @@ def resolved_entries(
             OutcomeRow.resolved_at >= since,
             OutcomeRow.resolved_at <= until,
         )
+        # One order on every database: sums and centroids come out bit-identical.
+        .order_by(OrderRow.run_id, OrderRow.signal_key)
     )
     rows = session.execute(stmt).all()
 
