@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -76,6 +77,25 @@ def _opt(x: float) -> float | None:
     return None if x != x else float(x)  # NaN -> NULL
 
 
+NULLABLE_SIGNAL_FLOATS = (
+    "fair", "edge", "z", "sigma", "delta_1pct", "gamma_1pct", "vega_1pt", "theta_1min", "iv",
+    "iv_rv",
+)  # fmt: skip
+
+
+def _floats(column) -> list[float]:  # noqa: ANN001 - a numpy array
+    return np.asarray(column, dtype=float).tolist()
+
+
+def _nullable(column) -> list[float | None]:  # noqa: ANN001 - a numpy array, NaN -> NULL
+    values = np.asarray(column, dtype=float)
+    out = values.tolist()
+    if np.isnan(values).any():
+        for i in np.flatnonzero(np.isnan(values)).tolist():
+            out[i] = None
+    return out
+
+
 def record_decisions(
     *,
     session: Session,
@@ -91,45 +111,41 @@ def record_decisions(
     accepted order is stored working (``done`` false) until its reports end it.
     """
     ts = to_dt(frame.ts)
-    signal_rows = []
+    reasons = frame.reason.tolist()
     for i, key in enumerate(keys):
         sent = submitted.get(key)
-        reason = frame.reason[i]
-        if reason is None and sent is not None and sent[1].state == REJECTED:
-            reason = sent[1].reason
-        signal_rows.append(
-            {
-                "run_id": run_id,
-                "key": key,
-                "ts": ts,
-                "strategy": frame.strategy,
-                "market_id": frame.market_id[i],
-                "symbol": frame.symbol[i],
-                "side": frame.side[i],
-                "token_id": frame.token_id[i],
-                "trigger": frame.trigger[i],
-                "group_key": frame.group_key[i],
-                "price": float(frame.price[i]),
-                "fair": _opt(frame.fair[i]),
-                "edge": _opt(frame.edge[i]),
-                "z": _opt(frame.z[i]),
-                "sigma": _opt(frame.sigma[i]),
-                "t_remaining_s": float(frame.t_remaining_s[i]),
-                "delta_1pct": _opt(frame.delta_1pct[i]),
-                "gamma_1pct": _opt(frame.gamma_1pct[i]),
-                "vega_1pt": _opt(frame.vega_1pt[i]),
-                "theta_1min": _opt(frame.theta_1min[i]),
-                "iv": _opt(frame.iv[i]),
-                "iv_rv": _opt(frame.iv_rv[i]),
-                "status": "accepted" if reason is None else "rejected",
-                "reason": reason,
-                "reason_value": _opt(frame.reason_value[i]),
-                "stake": float(frame.stake[i]),
-                "settings_version": settings_version,
-            }
-        )
+        if reasons[i] is None and sent is not None and sent[1].state == REJECTED:
+            reasons[i] = sent[1].reason
+    # Column-wise: one numpy -> list conversion per column, not one float() per cell.
+    n = len(keys)
+    const = {"run_id": run_id, "ts": ts, "strategy": frame.strategy}
+    cols = {
+        "key": keys,
+        "market_id": frame.market_id.tolist(),
+        "symbol": frame.symbol.tolist(),
+        "side": frame.side.tolist(),
+        "token_id": frame.token_id.tolist(),
+        "trigger": frame.trigger.tolist(),
+        "group_key": frame.group_key.tolist(),
+        "price": _floats(frame.price),
+        **{name: _nullable(frame.cols[name]) for name in NULLABLE_SIGNAL_FLOATS},
+        "t_remaining_s": _floats(frame.t_remaining_s),
+        "status": ["accepted" if r is None else "rejected" for r in reasons],
+        "reason": reasons,
+        "reason_value": _nullable(frame.reason_value),
+        "stake": _floats(frame.stake),
+    }
+    names = list(cols)
+    signal_rows = (
+        [
+            {**const, **dict(zip(names, values, strict=True)), "settings_version": settings_version}
+            for values in zip(*(cols[k] for k in names), strict=True)
+        ]
+        if n
+        else []
+    )
     if signal_rows:
-        session.execute(insert(SignalRow), signal_rows)
+        session.execute(SignalRow.__table__.insert(), signal_rows)
     order_rows = [
         {
             "run_id": run_id,
@@ -170,10 +186,18 @@ def apply_reports(
 
     ``arrivals``: order key -> when it reached the book, for orders reported for the first time.
     """
+    reports = list(reports)
+    wanted = {r.key for r in reports}
+    orders = {
+        o.signal_key: o
+        for o in session.scalars(
+            select(OrderRow).where(OrderRow.run_id == run_id, OrderRow.signal_key.in_(wanted))
+        )
+    }  # one read for the tick's reports
     for report in reports:
-        order = session.scalars(
-            select(OrderRow).where(OrderRow.run_id == run_id, OrderRow.signal_key == report.key)
-        ).one()
+        order = orders.get(report.key)
+        if order is None:
+            raise LookupError(f"run {run_id} has no order {report.key!r} to apply a report to")
         at = to_dt(report.ts)
         order.updated_at = at
         if report.key in arrivals and order.arrive_ts is None:
