@@ -15,5 +15,7 @@ RUN pip install --no-cache-dir -c constraints.txt -e . \
     && useradd --create-home edgeloop && mkdir -p /app/var && chown edgeloop /app/var
 USER edgeloop
 # Set EDGELOOP_DB_URL (and db=postgres) to use PostgreSQL; the default is /app/var/edgeloop.db.
-# The dashboard: docker run --entrypoint streamlit -p 8501:8501 edgeloop run ui/app.py
+# The dashboard listens on 127.0.0.1 (.streamlit/config.toml), which a container's port mapping
+# cannot reach; to publish it, say so and map it to the host's loopback only:
+#   docker run --entrypoint streamlit -p 127.0.0.1:8501:8501 edgeloop run ui/app.py --server.address 0.0.0.0
 ENTRYPOINT ["edgeloop"]

@@ -131,7 +131,7 @@ class Param:
                 raise ValueError(f"must be {self.range_text}")
             return value
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError("must be an integer" if self.type is int else "must be a number")
+            raise ValueError(self._number_rule(value))
         if not math.isfinite(value):
             raise ValueError("must be a finite number")
         if self.type is int:
@@ -147,11 +147,26 @@ class Param:
             raise ValueError(f"must be in {self.range_text}")
         return value
 
+    def _number_rule(self, value: Any) -> str:
+        """What a value that is not a number breaks, with the type and range it must have."""
+        rule = "must be an integer" if self.type is int else "must be a number"
+        rule += f" in {self.range_text}" if self.range_text else ""
+        if isinstance(value, str) and not value.isascii():
+            rule += " written in ASCII digits (0-9 . e + -), not look-alike Unicode digits"
+        return rule
+
     def parse(self, text: str) -> Any:
         """A command-line string as this param's type, or the string itself when it is not one
-        (validation then refuses it with the usual message)."""
+        (validation then refuses it with the usual message).
+
+        Numbers must be ASCII: ``float()`` and ``int()`` also read other scripts' digits
+        (full-width ``１``, mathematical ``𝟏.𝟓``, Arabic-Indic ``١``), which would let a value
+        that does not read as the number it is written; such text stays a string and is refused.
+        """
         if text.lower() in ("null", "none"):
             return None
+        if self.type in (int, float) and not text.isascii():
+            return text
         try:
             if self.type is bool:
                 low = text.lower()

@@ -156,7 +156,7 @@ def test_oidc_sign_in_uses_st_user_and_the_allowlist(app, ledger_url):
     at = app(ledger_url, "Settings", secrets=secrets, user={"is_logged_in": False})
     assert [b.label for b in at.button if b.label == "Sign in"] == ["Sign in"]
     assert not [n for n in at.number_input if n.key and n.key.startswith("set:")]
-    user = {"is_logged_in": True, "email": "alice@example.com"}
+    user = {"is_logged_in": True, "email": "alice@example.com", "email_verified": True}
     at = app(ledger_url, "Settings", secrets=secrets, user=user)
     assert not at.exception
     assert "Signed in as **alice@example.com** (may write)" in at.markdown[0].value
