@@ -8,6 +8,11 @@ on every (re)connect and every ``resync_s`` seconds, so a notification lost
 while the connection was down costs at most ``resync_s``, never a version. A
 dropped connection is retried with backoff (0.1 s doubling to 5 s). On
 SQLite, which has no NOTIFY, the thread polls every ``poll_s`` seconds.
+
+The resync is also the heartbeat: a connection that died silently (a frozen server, a
+half-open TCP connection) is found by the next resync, whose read may wait ``deadline_s``
+at most (``db.limits``, see :mod:`settings_service.dbconn`), or sooner by TCP keepalives;
+then the thread reconnects and resyncs, so nothing is missed.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from settings_service.dbconn import WATCHDOG, DbLimits, Guard, default_limits
 from settings_service.models import SettingsVersionRow
 from settings_service.store import CHANNEL, libpq_url, make_engine, sqlalchemy_url
 
@@ -44,12 +50,14 @@ class Watcher:
         poll_s: float = 1.0,
         stop_event: threading.Event | None = None,
         since: int | None = None,
+        limits: DbLimits | None = None,
     ) -> None:
         self.url = sqlalchemy_url(url)
         self._url = self.url.render_as_string(hide_password=False)
         self.on_change = on_change
         self.resync_s = resync_s
         self.poll_s = poll_s
+        self.limits = limits or default_limits()
         self._stop = stop_event or threading.Event()
         self.last_version = since
         self.backend_pid: int | None = None
@@ -113,26 +121,32 @@ class Watcher:
                     libpq_url(self._url),
                     autocommit=True,
                     application_name=APPLICATION_NAME,
-                    connect_timeout=5,
+                    **self.limits.libpq(),
                 ) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    self.backend_pid = conn.info.backend_pid
-                    self.connects += 1
-                    backoff = _BACKOFF_S[0]
-                    self._listen_on(conn)
+                    guard = WATCHDOG.watch(conn, self.limits.deadline_s)
+                    try:
+                        conn.execute(f"LISTEN {CHANNEL}")
+                        self.backend_pid = conn.info.backend_pid
+                        self.connects += 1
+                        backoff = _BACKOFF_S[0]
+                        self._listen_on(conn, guard)
+                    finally:
+                        WATCHDOG.forget(guard)
             except psycopg.Error as exc:
                 self.backend_pid = None
                 log.warning("settings watch: connection lost (%s); retrying in %.1fs", exc, backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, _BACKOFF_S[1])
 
-    def _listen_on(self, conn: Any) -> None:
+    def _listen_on(self, conn: Any, guard: Guard) -> None:
+        guard.arm()
         self._resync_pg(conn)
         next_resync = time.monotonic() + self.resync_s
         while not self._stop.is_set():
             wait = max(0.0, min(_WAKE_S, next_resync - time.monotonic()))
             notified = any(True for _ in conn.notifies(timeout=wait, stop_after=1))
             if notified or time.monotonic() >= next_resync:
+                guard.arm()
                 self._resync_pg(conn)
                 next_resync = time.monotonic() + self.resync_s
 
@@ -151,7 +165,7 @@ class Watcher:
     # SQLite: poll
 
     def _poll(self) -> None:
-        engine = make_engine(self._url)
+        engine = make_engine(self._url, self.limits)
         try:
             while not self._stop.is_set():
                 try:
@@ -183,14 +197,22 @@ def watch(
     poll_s: float = 1.0,
     stop_event: threading.Event | None = None,
     since: int | None = None,
+    limits: DbLimits | None = None,
 ) -> Watcher:
     """Start watching ``url``'s settings versions; returns the running :class:`Watcher`.
 
     ``since``: deliver every version after this id. ``None`` takes the latest
     version at start as the baseline (not delivered); to miss nothing between
     reading the current version and subscribing, pass
-    ``since=store.current().id``.
+    ``since=store.current().id``. ``limits``: the bounds on every wait (default: the
+    process's, :func:`settings_service.dbconn.default_limits`).
     """
     return Watcher(
-        url, on_change, resync_s=resync_s, poll_s=poll_s, stop_event=stop_event, since=since
+        url,
+        on_change,
+        resync_s=resync_s,
+        poll_s=poll_s,
+        stop_event=stop_event,
+        since=since,
+        limits=limits,
     ).start()

@@ -10,6 +10,7 @@ prefixes the config path, so the user reads e.g.
 from __future__ import annotations
 
 import math
+import re
 
 
 class ConfigError(ValueError):
@@ -30,8 +31,11 @@ class ConfigError(ValueError):
     @classmethod
     def wrap(cls, path: str, exc: ValueError) -> ConfigError:
         """A component's own ``ValueError`` as a ConfigError, keeping a message that already
-        starts with the component's path (``sim.vol=-0.1 must be in [0, 5]``)."""
+        starts with the component's path (``sim.vol=-0.1 must be in [0, 5]``) or with one of
+        its fields (``vol=-0.1 ...``, a component outside the engine: ``db.limits``)."""
         text = str(exc)
+        if re.match(r"[A-Za-z_]\w*=", text):
+            text = f"{path}.{text}"
         if text.startswith(f"{path}."):
             field, _, rest = text.partition("=")
             value, _, rule = rest.partition(" ")

@@ -233,3 +233,12 @@ def test_every_experiment_composes_and_builds(name):
 def test_every_db_and_mode_option_composes(db, mode):
     c = cfg(f"db={db}", f"mode={mode}")
     assert c.db.url and c.mode.name == mode
+
+
+@pytest.mark.parametrize("name", options("db"))
+def test_every_db_option_builds_its_limits_and_a_bad_one_names_its_key(name):
+    from settings_service.dbconn import DbLimits
+
+    assert build(cfg(f"db={name}").db.limits, "db.limits") == DbLimits()  # YAML = code defaults
+    with pytest.raises(ConfigError, match=r"^db\.limits\.deadline_s=0 must be in \(0, 3600\]"):
+        build(cfg(f"db={name}", "db.limits.deadline_s=0").db.limits, "db.limits")
