@@ -15,18 +15,22 @@ from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
-from sqlalchemy import inspect
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from engine.components import build, build_all
 from engine.core.state import MarketState
 from engine.core.validation import ConfigError
 from engine.drivers.closed_loop import ClosedLoop
 from engine.drivers.loop import Components, EngineLoop
+from engine.drivers.outage import Outage, describe, is_outage
 from engine.ledger import runs, writes
 from engine.ledger.cli import render_ledger
-from engine.ledger.db import make_engine, make_sessionmaker, upgrade_to_head
-from engine.settings_link import LiveSettings
+from engine.ledger.db import check_database, make_sessionmaker
+from engine.settings_link import LiveSettings, SettingsConfig
 from settings_service.components import PROTECTED_SWITCHES
+from settings_service.dbcheck import DatabaseError, translated
+from settings_service.dbconn import DbLimits, set_default_limits
 
 log = logging.getLogger("edgeloop")
 MODES = ("paper",)
@@ -71,19 +75,11 @@ def build_loop(cfg: DictConfig, sessions) -> EngineLoop:  # noqa: ANN001
     )
 
 
-def prepare_database(url: str, migrate: bool):  # noqa: ANN201
-    """Migrate to head when asked; refuse to run on a database without the ledger tables."""
-    if migrate:
-        upgrade_to_head(url)
-    engine = make_engine(url)
-    if not inspect(engine).has_table("runs"):
-        raise ConfigError(
-            "db.url",
-            url,
-            "has no ledger tables at the current revision: run `alembic upgrade head` "
-            "or set db.migrate=true",
-        )
-    return engine
+def prepare_database(url: str, migrate: bool) -> Engine:
+    """The start checks (:func:`engine.ledger.db.check_database`): the URL, the connection,
+    ``PRAGMA quick_check`` on SQLite, the revision; migrates to head first when ``migrate``
+    (``db.migrate``, on by default for SQLite). Raises ``DatabaseError`` with the exit code."""
+    return check_database(url, migrate=migrate)
 
 
 def open_run(cfg: DictConfig, loop: EngineLoop, settings_version: int) -> float | None:
@@ -127,14 +123,14 @@ def open_run(cfg: DictConfig, loop: EngineLoop, settings_version: int) -> float 
     return after
 
 
-def run(cfg: DictConfig) -> int:
+def attach(
+    cfg: DictConfig, loop: EngineLoop, sessions: sessionmaker[Session], settings_cfg: SettingsConfig
+) -> None:
+    """Give ``loop`` its database: the settings layer in force and the run it writes (new, or
+    the one ``run.resume`` names)."""
+    loop.sessions = sessions
     settings = None
     try:
-        # Build (and so validate) every component before touching the database.
-        loop = build_loop(cfg, sessions=None)
-        settings_cfg = build(cfg.settings, "settings")
-        engine = prepare_database(cfg.db.url, cfg.db.migrate)
-        loop.sessions = make_sessionmaker(engine)
         if settings_cfg.enabled:
             settings = LiveSettings(cfg, cfg.db.url, settings_cfg)
             version, components = settings.start(build_components)
@@ -144,11 +140,54 @@ def run(cfg: DictConfig) -> int:
         open_run(cfg, loop, loop.settings_version)
         if settings is not None:
             settings.bind(loop.run_id)
-    except ConfigError as exc:
-        print(f"edgeloop: configuration error: {exc}", file=sys.stderr)
+    except BaseException:
         if settings is not None:
             settings.stop()
+        raise
+
+
+def recover(
+    cfg: DictConfig, loop: EngineLoop, engine: Engine, limits: DbLimits, error: Exception
+) -> EngineLoop | None:
+    """After ``loop`` stopped on an unreachable database: wait until it answers, then a new
+    loop resuming the same run from the ledger, as ``run.resume=<run id>`` does after a
+    restart (the old loop's memory is not trusted: its last tick may or may not be stored).
+    None when a stop was requested while waiting."""
+    if loop.settings is not None:
+        loop.settings.stop()
+    resume_cfg = OmegaConf.merge(cfg, {"run": {"resume": loop.run_id}})
+    settings_cfg = build(cfg.settings, "settings")
+    with Outage(engine, limits, error) as outage:
+        while outage.wait():
+            resumed = build_loop(resume_cfg, sessions=None)
+            try:
+                attach(resume_cfg, resumed, loop.sessions, settings_cfg)
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                outage.failed(exc)
+                continue
+            outage.over(resumed.run_id)
+            return resumed
+    return None
+
+
+def run(cfg: DictConfig) -> int:
+    try:
+        # Build (and so validate) every component before touching the database.
+        loop = build_loop(cfg, sessions=None)
+        settings_cfg = build(cfg.settings, "settings")
+        limits = build(cfg.db.limits, "db.limits")
+        set_default_limits(limits)  # every engine of this process, the settings store's too
+        engine = prepare_database(cfg.db.url, cfg.db.migrate)
+        with translated(cfg.db.url):
+            attach(cfg, loop, make_sessionmaker(engine), settings_cfg)
+    except ConfigError as exc:
+        print(f"edgeloop: configuration error: {exc}", file=sys.stderr)
         return 2
+    except DatabaseError as exc:
+        print(f"edgeloop: {exc}", file=sys.stderr)
+        return exc.exit_code
     log.info(
         "edgeloop %s, run %d, feed %s, venue %s, db=%s",
         cfg.mode.name,
@@ -159,20 +198,50 @@ def run(cfg: DictConfig) -> int:
     )
     status = runs.FAILED
     try:
-        loop.run()
+        while True:  # the supervisor: a database outage stops the loop, never the engine
+            try:
+                loop.run()
+                break
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                resumed = recover(cfg, loop, engine, limits, exc)
+                if resumed is None:
+                    break
+                loop = resumed
         status = runs.FINISHED if loop.finished else runs.STOPPED
     except KeyboardInterrupt:
         log.warning("interrupted twice: stopped between ticks")
         status = runs.STOPPED
     finally:
-        if settings is not None:
-            settings.stop()
+        if loop.settings is not None:
+            loop.settings.stop()
+        ended = _end_run(loop, status)
+    if ended:
+        with loop.sessions() as session:
+            print(render_ledger(session, [loop.run_id]))
+    engine.dispose()
+    return 0 if ended else 1
+
+
+def _end_run(loop: EngineLoop, status: str) -> bool:
+    """Mark the run ``status``; False (and said) when the ledger cannot be written."""
+    try:
         with loop.sessions.begin() as session:
             runs.end_run(session=session, run_id=loop.run_id, status=status)
-    with loop.sessions() as session:
-        print(render_ledger(session, [loop.run_id]))
-    engine.dispose()
-    return 0
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        log.error(
+            "run %d not marked %s: the ledger is unreachable (%s); its rows are safe, "
+            "`run.resume=%d` continues it",
+            loop.run_id,
+            status,
+            describe(exc),
+            loop.run_id,
+        )
+        return False
+    return True
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")

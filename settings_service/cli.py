@@ -10,17 +10,18 @@
 
 Every command takes ``--db URL`` (else ``$EDGELOOP_DB_URL``, else
 ``sqlite:///var/edgeloop.db``) and ``--json``. Writes from here are a
-human's. ``set`` and ``rollback`` then wait (``--wait``, 3 s) for every running engine to
-say whether it applied the version. Exit codes: 0 done, 1 error, 2 refused by validation,
-3 conflict, 5 written but a running engine refused it (its protected switches still apply).
+human's, authored by the OS account that runs the command (``--author`` only
+adds a label beside it; see :mod:`settings_service.identity`). ``set`` and ``rollback`` then wait (``--wait``, 3 s) for every running engine to
+say whether it applied the version. Exit codes: 0 done, 1 error, 2 refused by validation
+(or a bad ``--db`` URL), 3 conflict, 5 written but a running engine refused it (its protected
+switches still apply), 4, 6 and 7 the database (unavailable, not migrated, damaged; ``--help``).
+Commands that only read (show, history, diff, explain, schema) never create or write a file.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,8 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from settings_service.dbcheck import DatabaseError, exit_codes, open_checked, translated
+from settings_service.identity import cli_author
 from settings_service.models import Application, Version, engines_summary
 from settings_service.resolve import default_conf_dir, hydra_layers, resolve
 from settings_service.schema import (
@@ -36,10 +39,16 @@ from settings_service.schema import (
     SettingsError,
     SettingsValidationError,
 )
-from settings_service.store import SettingsStore, resolve_url
+from settings_service.store import SettingsStore, make_engine, resolve_url
 
 EXIT_ERROR, EXIT_REFUSED, EXIT_CONFLICT, EXIT_ENGINE_REFUSED = 1, 2, 3, 5
+AUTHOR_HELP = (
+    "a label recorded beside the OS account that runs the command, e.g. "
+    "'root (via --author: alice)'; the author is always that account, as a human"
+)
 WAIT_S = 3.0  # how long set/rollback wait for the running engines' answers
+READ_ONLY = {"show", "history", "diff", "explain", "schema"}  # these create and write nothing
+TABLES = ("settings_versions", "settings_applications")
 
 
 def _common() -> argparse.ArgumentParser:
@@ -64,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgeloop-settings",
         description="Versioned settings: Hydra defaults < run overrides < settings version.",
+        epilog=exit_codes(
+            (EXIT_ERROR, "error (an unknown version, a bad --conf)"),
+            (EXIT_REFUSED, "refused by validation, nothing was written"),
+            (EXIT_CONFLICT, "conflict: someone wrote first, nothing was written"),
+            (EXIT_ENGINE_REFUSED, "written, but a running engine refused it"),
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common],
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -71,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("set", parents=[common], help="write a new version: KEY=VALUE ...")
     p.add_argument("assignments", nargs="+", metavar="KEY=VALUE", help="VALUE null unsets")
     p.add_argument("--reason", required=True)
-    p.add_argument("--author", default=None, help="default: $USER")
+    p.add_argument("--author", default=None, metavar="LABEL", help=AUTHOR_HELP)
     p.add_argument(
         "--expect", type=int, default=None, help="the version you read (default: latest)"
     )
@@ -90,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rollback", parents=[common], help="a new version equal to version N")
     p.add_argument("version", type=int)
     p.add_argument("--reason", required=True)
-    p.add_argument("--author", default=None, help="default: $USER")
+    p.add_argument("--author", default=None, metavar="LABEL", help=AUTHOR_HELP)
     p.add_argument(
         "--expect", type=int, default=None, help="the version you read (default: latest)"
     )
@@ -110,9 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     as_json = getattr(args, "json", False)
-    store = SettingsStore(resolve_url(getattr(args, "db", None)))
+    url = resolve_url(getattr(args, "db", None))
+    store = None
     try:
-        return COMMANDS[args.command](store, args, as_json)
+        store = open_store(url, readonly=args.command in READ_ONLY)
+        with translated(url):
+            return COMMANDS[args.command](store, args, as_json)
+    except DatabaseError as exc:
+        return _fail(exc, "error", exc.exit_code, as_json)
     except SettingsValidationError as exc:
         return _fail(exc, "refused", EXIT_REFUSED, as_json, exc.problems)
     except SettingsConflict as exc:
@@ -120,12 +141,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         return _fail(exc, "error", EXIT_ERROR, as_json)
     except SQLAlchemyError as exc:
-        msg = f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
-        if "settings_versions" in str(exc):
-            msg += " (is the database migrated? run `alembic upgrade head`)"
+        msg = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
         return _fail(msg, "error", EXIT_ERROR, as_json)
     finally:
-        store.close()
+        if store is not None:
+            store.close()
+
+
+def open_store(url: str, *, readonly: bool) -> SettingsStore:
+    """The store on ``url`` once its database passed the start checks (see
+    :func:`settings_service.dbcheck.open_checked`); ``readonly`` creates and writes nothing."""
+    engine = open_checked(url, make=make_engine, readonly=readonly, tables=TABLES)
+    return SettingsStore(url, engine=engine)
 
 
 def _fail(
@@ -302,12 +329,9 @@ def _merged_layers(store: SettingsStore, args: argparse.Namespace) -> dict[str, 
 
 
 def _author(args: argparse.Namespace) -> str:
-    if args.author:
-        return args.author
-    try:
-        return os.environ.get("USER") or getpass.getuser()
-    except OSError:  # no login name (a bare container)
-        return "unknown"
+    """The OS account running this command (never ``$USER`` or a flag: a write from here is
+    always a human's), with ``--author`` as a label beside it."""
+    return cli_author(args.author)
 
 
 def _print_version(version: Version, as_json: bool) -> int:

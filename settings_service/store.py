@@ -15,14 +15,14 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
+from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from settings_service.dbconn import DbLimits, engine_for
 from settings_service.default_schema import default_schema
 from settings_service.identity import author_problem
 from settings_service.models import (
@@ -69,24 +69,12 @@ def libpq_url(url: str | None = None) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
-    """An engine like the ledger's: SQLite in WAL mode with a busy timeout, PostgreSQL with
-    pre-ping."""
-    parsed = sqlalchemy_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True, **kwargs)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(parsed, connect_args={"timeout": 30}, **kwargs)
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.close()
-
-    return engine
+def make_engine(url: str | None = None, limits: DbLimits | None = None, **kwargs: Any) -> Engine:
+    """An engine like the ledger's: SQLite in WAL mode, PostgreSQL with pre-ping, every wait
+    bounded by ``limits`` (default: the process's, see :mod:`settings_service.dbconn`)."""
+    return engine_for(
+        sqlalchemy_url(url), limits, pragmas=("journal_mode=WAL", "synchronous=NORMAL"), **kwargs
+    )
 
 
 def diff_documents(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, list[Any]]:

@@ -17,15 +17,24 @@ import json
 import sys
 from datetime import UTC, datetime
 
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 
-from engine.ledger.db import make_engine, make_sessionmaker, resolve_url
+from engine.ledger.db import check_database, make_sessionmaker, resolve_url
 from engine.ledger.models import BreakerEventRow
 from engine.ledger.runs import describe, find_run
+from settings_service.dbcheck import DatabaseError, exit_codes, translated
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="edgeloop-breaker", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="edgeloop-breaker",
+        description=__doc__.split("\n")[0],
+        epilog=exit_codes(
+            (1, "reset: the breaker is not tripped"),
+            (2, "a bad argument (reset without --reason) or an unknown run"),
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("command", nargs="?", choices=["status", "reset"], default="status")
     parser.add_argument("--reason", help="why (required for reset)")
     parser.add_argument("--author", default=None, help="who (default: $USER)")
@@ -37,15 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         print("edgeloop-breaker: reset needs --reason", file=sys.stderr)
         return 2
     url = resolve_url(args.db)
-    engine = make_engine(url)
+    engine = None
     try:
-        if not inspect(engine).has_table("breaker_events"):
-            print(
-                f"edgeloop-breaker: no ledger at {url} (run `alembic upgrade head`)",
-                file=sys.stderr,
-            )
-            return 2
-        with make_sessionmaker(engine).begin() as session:
+        # status only reads: it creates and writes nothing
+        engine = check_database(url, readonly=args.command == "status")
+        with translated(url), make_sessionmaker(engine).begin() as session:
             try:
                 run = find_run(session=session, ref=args.run)
             except LookupError as exc:
@@ -103,8 +108,12 @@ def main(argv: list[str] | None = None) -> int:
                     print(
                         f"  {e['ts']}  {e['event']:<5}  {e['cause']:<18}  {e['value']:.4g}  {e['author']}  {e['detail']}"
                     )
+    except DatabaseError as exc:
+        print(f"edgeloop-breaker: {exc}", file=sys.stderr)
+        return exc.exit_code
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
     return 0
 
 

@@ -16,15 +16,14 @@ import argparse
 import json
 import sys
 
-from sqlalchemy import inspect
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from engine.ledger.db import make_engine, make_sessionmaker, resolve_url
+from engine.ledger.db import check_database, make_sessionmaker, resolve_url
 from engine.ledger.models import RunRow
 from engine.ledger.queries import LedgerRow, Runs, group_fills, ledger, open_exposure, skip_mix
 from engine.ledger.runs import describe, list_runs, select_runs
 from engine.timeutil import from_dt, iso
+from settings_service.dbcheck import DatabaseError, exit_codes, translated
 
 
 def _pct(x: float | None) -> str:
@@ -160,7 +159,12 @@ def format_skips(rows: list[tuple[str, str, int]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="edgeloop-ledger", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="edgeloop-ledger",
+        description=__doc__.split("\n")[0],
+        epilog=exit_codes((2, "a bad argument or an unknown run")),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "command", nargs="?", choices=["ledger", "runs"], default="ledger",
         help="ledger (default) or runs: the runs this database holds",
@@ -173,15 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skips", action="store_true", help="the skip mix instead of the ledger")
     args = parser.parse_args(argv)
     url = resolve_url(args.db)
-    engine = make_engine(url)
+    engine = None
     try:
-        if not inspect(engine).has_table("signals"):
-            print(
-                f"edgeloop-ledger: no ledger at {url} (run `edgeloop` or `alembic upgrade head` first)",
-                file=sys.stderr,
-            )
-            return 2
-        with make_sessionmaker(engine)() as session:
+        engine = check_database(url, readonly=True)  # creates nothing, writes nothing
+        with translated(url), make_sessionmaker(engine)() as session:
             if args.command == "runs":
                 rows_ = list_runs(session=session)
                 print(json.dumps(runs_json(rows_), indent=2) if args.json else format_runs(rows_))
@@ -206,11 +205,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps([r.as_dict() for r in rows], indent=2))
             else:
                 print(render_ledger(session, runs))
-    except OperationalError as exc:
-        print(f"edgeloop-ledger: cannot read {url}: {exc.orig}", file=sys.stderr)
-        return 2
+    except DatabaseError as exc:
+        print(f"edgeloop-ledger: {exc}", file=sys.stderr)
+        return exc.exit_code
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
     return 0
 
 

@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from settings_service.dbcheck import EXIT_UNAVAILABLE
 from tests.helpers import BIN, ROOT, pnl_from_fills_and_outcomes, query, run_edgeloop
 
 
@@ -112,5 +113,6 @@ def test_ledger_on_a_missing_database_says_so(tmp_path):
         capture_output=True,
         text=True,
     )
-    assert out.returncode == 2
-    assert "no ledger at" in out.stderr
+    assert out.returncode == EXIT_UNAVAILABLE
+    assert "no such database" in out.stderr
+    assert not (tmp_path / "none.db").exists()  # a read-only command creates nothing

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from settings_service.cli import EXIT_CONFLICT, EXIT_REFUSED, build_parser, main
+from settings_service.dbcheck import EXIT_SCHEMA
 
 SIGMA = "strategies.updown.gates.sigma.min_sigma"
 KELLY = "strategies.updown.sizers.kelly.kelly_fraction"
@@ -15,7 +16,8 @@ KELLY = "strategies.updown.sizers.kelly.kelly_fraction"
 @pytest.fixture
 def cli(sqlite_url, capsys, monkeypatch):
     monkeypatch.setenv("EDGELOOP_DB_URL", sqlite_url)
-    monkeypatch.setenv("USER", "alice")
+    # The CLI writes as the OS account (see tests/faults/test_who_may_write.py); call it alice.
+    monkeypatch.setattr("settings_service.identity.os_user", lambda: "alice")
 
     def run(*argv: str) -> tuple[int, str, str]:
         code = main(list(argv))
@@ -117,5 +119,6 @@ def test_unknown_version_and_schema(cli):
 
 
 def test_an_unmigrated_database_says_so(tmp_path, capsys):
+    (tmp_path / "empty.db").touch()
     code = main(["--db", f"sqlite:///{tmp_path}/empty.db", "history"])
-    assert code == 1 and "alembic upgrade head" in capsys.readouterr().err
+    assert code == EXIT_SCHEMA and "alembic upgrade head" in capsys.readouterr().err
