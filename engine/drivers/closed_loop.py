@@ -253,7 +253,7 @@ class ClosedLoop:
             .where(
                 BreakerEventRow.run_id == self.run_id,
                 BreakerEventRow.id > self._last_human_event,
-                BreakerEventRow.author != "engine",
+                BreakerEventRow.cause == "human",
             )
             .order_by(BreakerEventRow.id)
         ).all()
@@ -367,7 +367,7 @@ class ClosedLoop:
         self._last_human_event = (
             session.scalar(
                 select(BreakerEventRow.id)
-                .where(BreakerEventRow.run_id == run, BreakerEventRow.author == "engine")
+                .where(BreakerEventRow.run_id == run, BreakerEventRow.cause != "human")
                 .order_by(BreakerEventRow.id.desc())
                 .limit(1)
             )

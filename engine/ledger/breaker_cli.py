@@ -12,7 +12,6 @@ within a minute of feed time and opens entries again.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from datetime import UTC, datetime
@@ -20,9 +19,11 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from engine.ledger.db import check_database, make_sessionmaker, resolve_url
-from engine.ledger.models import BreakerEventRow
+from engine.ledger.models import BreakerEventRow, BreakerStateRow
 from engine.ledger.runs import describe, find_run
 from settings_service.dbcheck import DatabaseError, exit_codes, translated
+from settings_service.identity import cli_author
+from settings_service.schema import SettingsValidationError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("command", nargs="?", choices=["status", "reset"], default="status")
     parser.add_argument("--reason", help="why (required for reset)")
-    parser.add_argument("--author", default=None, help="who (default: $USER)")
+    parser.add_argument(
+        "--author",
+        default=None,
+        help="a label recorded beside the OS account that runs this (never instead of it)",
+    )
     parser.add_argument("--db", help="database URL (default: $EDGELOOP_DB_URL or var/edgeloop.db)")
     parser.add_argument("--run", default="last", help="run id or name (default: the latest)")
     parser.add_argument("--json", action="store_true")
@@ -62,29 +67,44 @@ def main(argv: list[str] | None = None) -> int:
                 .order_by(BreakerEventRow.id.desc())
                 .limit(10)
             ).all()
-            tripped = bool(rows) and rows[0].event == "trip"
+            counters = session.get(BreakerStateRow, run.id)
+            # The engine's own view when it stored one; a reset a person asked for since
+            # acts at the engine's next minute of feed time.
+            trip = next((r for r in rows if r.event == "trip"), None)
+            if counters is not None:
+                tripped = counters.tripped
+            else:
+                tripped = bool(rows) and rows[0].event == "trip"
+            pending = tripped and bool(rows) and rows[0].cause == "human"
             if args.command == "reset":
-                if not tripped:
+                if not tripped or pending:
                     print(
-                        "edgeloop-breaker: the breaker is not tripped; nothing to reset",
+                        "edgeloop-breaker: the breaker is not tripped"
+                        + (" (a reset is already pending)" if pending else "")
+                        + "; nothing to reset",
                         file=sys.stderr,
                     )
                     return 1
+                try:
+                    author = cli_author(args.author)
+                except SettingsValidationError as exc:
+                    print(f"edgeloop-breaker: refused: {exc}", file=sys.stderr)
+                    return 2
                 # The engine's clock is simulated: stamp the reset at the trip's time; it acts on
                 # the row, not the stamp.
                 session.add(
                     BreakerEventRow(
                         run_id=run.id,
-                        ts=rows[0].ts,
+                        ts=trip.ts if trip is not None else rows[0].ts,
                         event="reset",
                         cause="human",
                         value=0.0,
                         detail=args.reason[:255],
-                        author=(args.author or getpass.getuser())[:64],
+                        author=author[:64],
                     )
                 )
                 print(
-                    f"{describe(run)}: reset requested at "
+                    f"{describe(run)}: reset requested by {author} at "
                     f"{datetime.now(UTC):%Y-%m-%d %H:%M:%SZ}: {args.reason}"
                 )
                 return 0
@@ -99,11 +119,24 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 for r in rows
             ]
+            state = _counters(counters)
             if args.json:
-                print(json.dumps({"run": run.id, "tripped": tripped, "events": events}, indent=2))
+                body = {"run": run.id, "tripped": tripped, "reset_pending": pending}
+                print(json.dumps({**body, "counters": state, "events": events}, indent=2))
             else:
-                state = f"TRIPPED ({rows[0].cause})" if tripped else "inactive"
-                print(f"{describe(run)}: breaker {state}")
+                cause = (counters.cause if counters is not None else "") or (
+                    trip.cause if trip is not None else ""
+                )
+                word = f"TRIPPED ({cause})" if tripped else "inactive"
+                if pending:
+                    word += ", reset requested: the engine applies it within a minute of feed time"
+                print(f"{describe(run)}: breaker {word}")
+                if state is not None:
+                    print(
+                        f"  today (UTC day {state['day']}): realized P&L {state['day_pnl']:+,.2f} USD, "
+                        f"losing streak {state['streak']}, equity peak "
+                        + ("-" if state["peak"] is None else f"{state['peak']:,.2f} USD")
+                    )
                 for e in events:
                     print(
                         f"  {e['ts']}  {e['event']:<5}  {e['cause']:<18}  {e['value']:.4g}  {e['author']}  {e['detail']}"
@@ -115,6 +148,19 @@ def main(argv: list[str] | None = None) -> int:
         if engine is not None:
             engine.dispose()
     return 0
+
+
+def _counters(row: BreakerStateRow | None) -> dict | None:
+    """The breaker's counters as the engine stored them with its last settlement."""
+    if row is None:
+        return None
+    return {
+        "day": row.day,
+        "day_pnl": row.day_pnl,
+        "streak": row.streak,
+        "peak": row.peak,
+        "updated": row.updated_ts.isoformat(),
+    }
 
 
 if __name__ == "__main__":

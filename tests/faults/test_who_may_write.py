@@ -148,3 +148,57 @@ def test_the_dashboard_listens_on_this_machine_unless_told_otherwise():
 
     assert "--server.address 127.0.0.1 " in ui_command()
     assert "--server.address 0.0.0.0 " in ui_command("UI_ADDRESS=0.0.0.0")
+
+
+def test_a_breaker_reset_is_signed_by_the_os_account_and_cannot_pose_as_the_engine(tmp_path):
+    """``edgeloop-breaker reset --author`` is a label too; the engine tells a person's reset
+    by its cause, so no author string can hide it or pass for the engine's."""
+    from engine.ledger import runs
+    from engine.ledger.db import make_engine, make_sessionmaker, upgrade_to_head
+    from engine.ledger.models import BreakerEventRow, BreakerStateRow
+    from engine.timeutil import to_dt
+    from tests.helpers import query
+
+    url = f"sqlite:///{tmp_path / 'breaker.db'}"
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    with make_sessionmaker(engine).begin() as session:
+        run = runs.start_run(
+            session=session, name=None, mode="paper", feed_identity={"kind": "sim", "seed": 0},
+            fingerprint="0" * 16, config={}, settings_version=0,
+        )  # fmt: skip
+        session.flush()
+        session.add(
+            BreakerEventRow(
+                run_id=run.id, ts=to_dt(1.767e9), event="trip", cause="drawdown", value=0.3
+            )
+        )
+        session.add(  # what the engine stores with the trip
+            BreakerStateRow(
+                run_id=run.id, tripped=True, cause="drawdown", day=20454, day_pnl=-300.0,
+                streak=4, peak=1000.0, updated_ts=to_dt(1.767e9),
+            )
+        )  # fmt: skip
+    engine.dispose()
+    breaker = str(BIN / "edgeloop-breaker")
+    refused = subprocess.run(
+        [breaker, "reset", "--reason", "r", "--author", "Engine", "--db", url],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "reserved" in refused.stderr, refused.stderr
+    done = subprocess.run(
+        [breaker, "reset", "--reason", "reviewed", "--author", "alice", "--db", url],
+        capture_output=True, text=True, env={**os.environ, "USER": "calibrator"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    assert query(url, "SELECT author, cause FROM breaker_events WHERE event = 'reset'") == [
+        (f"{me} (via --author: alice)", "human")
+    ]
+    status = subprocess.run([breaker, "--db", url], capture_output=True, text=True)
+    assert "TRIPPED (drawdown), reset requested" in status.stdout, status.stdout
+    assert "realized P&L -300.00 USD, losing streak 4, equity peak 1,000.00 USD" in status.stdout
+    again = subprocess.run(
+        [breaker, "reset", "--reason", "twice", "--db", url], capture_output=True, text=True
+    )
+    assert again.returncode == 1 and "already pending" in again.stderr

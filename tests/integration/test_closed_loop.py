@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import pwd
+
 import subprocess
 from datetime import datetime
 
@@ -106,7 +109,8 @@ def test_breaker_trips_holds_across_a_restart_and_a_human_resets_it(tmp_path):
         *run, "run.duration=4h", "run.resume=last", "adaptive.breaker.daily_loss_limit=1000"
     )
     assert third.returncode == 0, third.stderr[-2000:]
-    assert ("reset", "human", "alice") in breaker_rows(url)
+    me = pwd.getpwuid(os.geteuid()).pw_name  # the OS account; --author is a label beside it
+    assert ("reset", "human", f"{me} (via --author: alice)") in breaker_rows(url)
     assert query(url, f"SELECT count(*) FROM signals WHERE ts > '{tripped_at}'")[0][0] > 0
 
 
