@@ -68,6 +68,22 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
+def _write_args(p: argparse.ArgumentParser) -> None:
+    """What every command that writes a version takes."""
+    p.add_argument("--reason", required=True)
+    p.add_argument("--author", default=None, metavar="LABEL", help=AUTHOR_HELP)
+    p.add_argument(
+        "--expect", type=int, default=None, help="the version you read (default: latest)"
+    )
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=WAIT_S,
+        metavar="S",
+        help=f"seconds to wait for the running engines to apply or refuse it (default {WAIT_S:g}; 0: don't)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
@@ -86,18 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("show", parents=[common], help="every setting, its value and its layer")
     p = sub.add_parser("set", parents=[common], help="write a new version: KEY=VALUE ...")
     p.add_argument("assignments", nargs="+", metavar="KEY=VALUE", help="VALUE null unsets")
-    p.add_argument("--reason", required=True)
-    p.add_argument("--author", default=None, metavar="LABEL", help=AUTHOR_HELP)
-    p.add_argument(
-        "--expect", type=int, default=None, help="the version you read (default: latest)"
-    )
-    p.add_argument(
-        "--wait",
-        type=float,
-        default=WAIT_S,
-        metavar="S",
-        help=f"seconds to wait for the running engines to apply or refuse it (default {WAIT_S:g}; 0: don't)",
-    )
+    _write_args(p)
     p = sub.add_parser("history", parents=[common], help="versions, newest first")
     p.add_argument("--limit", type=int, default=None)
     p = sub.add_parser("diff", parents=[common], help="what changed from version A to B")
@@ -105,18 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("b", type=int)
     p = sub.add_parser("rollback", parents=[common], help="a new version equal to version N")
     p.add_argument("version", type=int)
-    p.add_argument("--reason", required=True)
-    p.add_argument("--author", default=None, metavar="LABEL", help=AUTHOR_HELP)
-    p.add_argument(
-        "--expect", type=int, default=None, help="the version you read (default: latest)"
-    )
-    p.add_argument(
-        "--wait",
-        type=float,
-        default=WAIT_S,
-        metavar="S",
-        help=f"seconds to wait for the running engines to apply or refuse it (default {WAIT_S:g}; 0: don't)",
-    )
+    _write_args(p)
     p = sub.add_parser("explain", parents=[common], help="which layer sets KEY, who and why")
     p.add_argument("key")
     sub.add_parser("schema", parents=[common], help="every tunable parameter and its rules")
