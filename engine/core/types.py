@@ -13,6 +13,10 @@ import numpy as np
 
 UP = "UP"
 DOWN = "DOWN"
+# A wallet trade's side, as the venue and its data API write it: the leader bought or sold
+# ``token_id`` (which of a market's tokens that is says whether it was UP or DOWN).
+BUY = "BUY"
+SELL = "SELL"
 
 
 DEPTH_TICKS = 2  # Book.depth_usd counts asks up to this many ticks above the best
@@ -114,6 +118,8 @@ class WalletTrade:
 
     ``ts`` is when the leader traded; the feed delivers it in the tick at
     ``seen_ts`` (>= ``ts``): the follower can act no earlier than that.
+    ``side`` is ``BUY`` or ``SELL`` of ``token_id`` (never UP/DOWN: the
+    outcome is whichever of the market's tokens ``token_id`` is).
     """
 
     wallet: str

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.core.types import Headline, WalletTrade
+from engine.core.types import BUY, Headline, WalletTrade
 from engine.sim.common import check, whole
 from engine.sim.news import BEARISH_PHRASES, BULLISH_PHRASES, NEUTRAL_PHRASES, headline_text
 
@@ -220,6 +220,6 @@ class InformedFlow:
         market_id, token_id, price = q
         seen = ts + leader.delay_s
         trade = WalletTrade(
-            leader.wallet, float(ts), float(seen), market_id, token_id, "BUY", price, leader.shares
+            leader.wallet, float(ts), float(seen), market_id, token_id, BUY, price, leader.shares
         )
         self._trades.setdefault(seen, []).append(trade)

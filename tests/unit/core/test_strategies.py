@@ -16,7 +16,7 @@ from engine.core.news import KeywordClassifier
 from engine.core.pipeline import decide
 from engine.core.sizers import ArbSizer, FixedStake, SizingContext
 from engine.core.state import MarketState, VolConfig
-from engine.core.strategies.follow import FollowMirror
+from engine.core.strategies.follow import FollowMirror, match_leader_trades
 from engine.core.strategies.itm import ItmCapture
 from engine.core.strategies.negrisk import NegriskArb
 from engine.core.strategies.news import NewsTrader
@@ -94,8 +94,9 @@ def test_itm_config_checks_its_window():
 # --- Follow Mirror ---------------------------------------------------------------------
 
 
-def trade(wallet="0xlead", ts=T0 + 50, side="UP", price=0.50, market="m1"):
-    return WalletTrade(wallet, ts, T0 + 59, market, f"{market}-{side.lower()}", side, price, 50.0)
+def trade(wallet="0xlead", ts=T0 + 50, outcome="up", price=0.50, market="m1", side="BUY"):
+    """The leader's ``side`` (BUY/SELL, as the feed sends it) of ``market``'s ``outcome`` token."""
+    return WalletTrade(wallet, ts, T0 + 59, market, f"{market}-{outcome}", side, price, 50.0)
 
 
 def test_follow_proposes_the_leaders_token_with_age_and_reference_price():
@@ -132,6 +133,46 @@ def test_follow_refuses_stale_or_run_away_signals_and_ignores_strangers():
 def test_follow_needs_leaders():
     with pytest.raises(ConfigError, match="leaders"):
         FollowMirror(leaders=[], sizers=SIZERS)
+
+
+def test_follow_buys_the_token_the_leader_bought_whichever_outcome_it_is():
+    asks = {"m1-up": 0.51, "m1-down": 0.50}
+    state = run(60, [UPDOWN_5M], asks, trades=[trade(outcome="down"), trade(wallet="0xb")])
+    frame = FollowMirror(leaders=["0xlead", "0xb"], sizers=SIZERS).propose(state, held=set())
+    assert frame.side.tolist() == ["DOWN", "UP"]
+    assert frame.token_id.tolist() == ["m1-down", "m1-up"] and frame.accepted.all()
+    # A side already held is not proposed again; the other one still is.
+    held = {("follow", "m1", "DOWN")}
+    frame = FollowMirror(leaders=["0xlead", "0xb"], sizers=SIZERS).propose(state, held=held)
+    assert frame.side.tolist() == ["UP"]
+
+
+def test_follow_never_copies_a_leader_exit_and_skips_unknown_tokens():
+    trades = [
+        trade(side="SELL"),  # the leader leaves Up: not a buy of Up, nor of Down
+        trade(outcome="up", wallet="0xb"),  # same token, same second: its own row and key
+        trade(market="m9"),  # a market we do not know
+        WalletTrade("0xlead", T0 + 50, T0 + 59, "m2", "m1-down", "BUY", 0.5, 50.0),  # wrong market
+    ]
+    state = run(60, [UPDOWN_5M], {"m1-up": 0.51, "m1-down": 0.50}, trades=trades)
+    frame = FollowMirror(leaders=["0xlead", "0xb"], sizers=SIZERS).propose(state, held=set())
+    assert frame.side.tolist() == ["UP", "UP"] and frame.token_id.tolist() == ["m1-up"] * 2
+    assert frame.reason.tolist() == ["strategy.leader_exit", None]
+    assert len(set(frame.keys())) == 2
+    assert match_leader_trades(trades, state.live)[2].tolist() == [
+        "strategy.leader_exit",
+        None,
+        "strategy.unknown_token",
+        "strategy.unknown_token",
+    ]
+    only_exit = run(60, [UPDOWN_5M], {"m1-up": 0.51}, trades=[trade(side="SELL")])
+    frame = decide(
+        only_exit,
+        [FollowMirror(leaders=["0xlead"], sizers=SIZERS)],
+        ctx=SizingContext(bankroll=1000.0),
+        held=set(),
+    )[0]
+    assert not frame.accepted.any() and frame.stake.tolist() == [0.0]
 
 
 # --- News Trader ---------------------------------------------------------------------
