@@ -169,8 +169,9 @@ def ledger_summary(
 
 
 def _as_trade(t: dict[str, Any]) -> lq.Trade:
+    grouped = t["side"] == "ARB"  # a multi-leg group, as ``_trade`` names it
     return lq.Trade(
-        t["strategy"], t["shares"], t["payout"], t["cost"], t["fees"], t["won"], t["legs"]
+        t["strategy"], t["shares"], t["payout"], t["cost"], t["fees"], t["won"], t["legs"], grouped
     )
 
 

@@ -105,8 +105,12 @@ def format_table(
     groups_complete: int = 0,
     groups_partial: int = 0,
 ) -> str:
-    """The human ledger: win rate beside break-even win rate, P&L after fees, p-value."""
-    header = ("strategy", "trades", "wins", "WR", "break-even WR", "P&L", "fees", "p-value")
+    """The human ledger: the verdict, then per trade and per share the win rate beside its
+    break-even, P&L after fees and the p-value."""
+    header = (
+        "strategy", "trades", "wins", "WR", "break-even WR", "WR/share", "break-even/share",
+        "P&L", "fees", "p-value",
+    )  # fmt: skip
     body = [
         (
             r.strategy,
@@ -114,6 +118,8 @@ def format_table(
             str(r.wins),
             _pct(r.win_rate),
             _pct(r.breakeven_win_rate),
+            _pct(r.win_rate_shares),
+            _pct(r.breakeven_win_rate_shares),
             f"{r.pnl:+.2f}",
             f"{r.fees:.2f}",
             _p(r.p_value),
@@ -125,7 +131,8 @@ def format_table(
         h.ljust(w) if i == 0 else h.rjust(w)
         for i, (h, w) in enumerate(zip(header, widths, strict=True))
     )
-    out = [line, "-" * len(line)]
+    out = [f"verdict: {rows[-1].verdict}" if rows else "verdict: no resolved trade yet"]
+    out += [line, "-" * len(line)]
     for b in body:
         if b[0] == "total":
             out.append("-" * len(line))
@@ -135,17 +142,26 @@ def format_table(
                 for i, (c, w) in enumerate(zip(b, widths, strict=True))
             )
         )
-    out.append(
-        "P&L is after fees, in USD, over resolved trades. Break-even WR = mean fee-inclusive entry price;"
-    )
-    out.append(
-        "p-value = one-sided binomial test of the wins against it (small = not a coin flip)."
-    )
+    out += LEGEND
+    arbs = rows[-1] if rows else None
+    if arbs is not None and arbs.arb_trades:
+        out.append(
+            f"Arb groups: {arbs.arb_trades} trades, P&L {arbs.arb_pnl:+.2f} USD, in the rows "
+            "above but not in the p-value."
+        )
     if open_count:
         out.append(
             f"Open (unresolved): {open_count} orders, {open_cost:.2f} USD at stake, not counted above."
         )
     return "\n".join(out)
+
+
+LEGEND = [
+    "P&L is after fees, in USD, over resolved trades. Break-even = fee-inclusive entry price: WR and",
+    "break-even WR count each trade once; per share they weigh trades by shares, and WR/share minus",
+    "break-even/share is P&L / shares (the verdict). p-value = P(wins >= observed) if each directional",
+    "trade won with its own break-even price (Poisson-binomial; small = not a coin flip).",
+]
 
 
 def format_skips(rows: list[tuple[str, str, int]]) -> str:

@@ -7,11 +7,19 @@ tables, so the numbers are the database's:
 
 - ``pnl`` = payout - cost - fees (after fees), payout = shares of the legs that won.
 - ``wins``: single orders whose token won; groups whose payout exceeds cost and fees.
-- ``breakeven_win_rate`` = mean over trades of ``(cost + fees) / max payout``
-  (for a single order: the fee-inclusive entry price per share): the win rate
-  at which those trades break even.
-- ``p_value`` = one-sided binomial test of the wins against the break-even win
-  rate (small = evidence the strategy beats the price it pays, not a coin flip).
+- ``win_rate`` = wins / trades and ``breakeven_win_rate`` = mean over trades of
+  ``(cost + fees) / max payout`` (for a single order: the fee-inclusive entry
+  price per share): per trade, every trade counting once whatever its size.
+- ``win_rate_shares`` = payout / max payout and ``breakeven_win_rate_shares`` =
+  (cost + fees) / max payout, each summed over trades first: per share. Their
+  difference is ``pnl`` / shares, so it has the sign of P&L after fees (the
+  per-trade pair need not: ten small wins do not pay for one large loss).
+- ``p_value`` = P(wins >= observed) when each directional trade wins with the
+  probability of its own break-even price (Poisson-binomial,
+  :func:`engine.core.stats.poisson_binomial_sf`). Arb groups are not in it
+  (their outcome is not a bet on the price): ``arb_trades`` and ``arb_pnl``.
+- ``verdict``: the headline sentence, from the per-share pair; it says above
+  break-even exactly when ``pnl`` > 0.
 """
 
 from __future__ import annotations
@@ -21,11 +29,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import numpy as np
-from scipy.stats import binomtest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.core.adaptive.calibrator import Outcomes
+from engine.core.stats import poisson_binomial_sf
 from engine.ledger.models import FillRow, OrderRow, OutcomeRow, SignalRow
 
 TOTAL = "total"
@@ -50,9 +58,14 @@ class LedgerRow:
     wins: int
     win_rate: float | None
     breakeven_win_rate: float | None
+    win_rate_shares: float | None
+    breakeven_win_rate_shares: float | None
     pnl: float
     fees: float
     p_value: float | None
+    arb_trades: int
+    arb_pnl: float
+    verdict: str
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -67,6 +80,7 @@ class Trade:
     fees: float
     won: bool
     legs: int = 1
+    grouped: bool = False  # a multi-leg group (an arb): not in the directional test
 
     @property
     def pnl(self) -> float:
@@ -123,7 +137,9 @@ def resolved_trades(*, session: Session, runs: Runs = None) -> list[Trade]:
         fees = sum(float(leg[7]) for leg in legs)
         single = key[0] == "order"
         won = payout > 0 if single else payout > cost + fees
-        trades.append(Trade(legs[0][1], max(shares), payout, cost, fees, won, len(legs)))
+        trades.append(
+            Trade(legs[0][1], max(shares), payout, cost, fees, won, len(legs), not single)
+        )
     return trades
 
 
@@ -132,11 +148,61 @@ def summarize(strategy: str, trades: list[Trade]) -> LedgerRow:
     wins = sum(t.won for t in trades)
     pnl = round(sum(t.pnl for t in trades), 6)
     fees = round(sum(t.fees for t in trades), 6)
+    arbs = [t for t in trades if t.grouped]
+    arb_pnl = round(sum(t.pnl for t in arbs), 6)
     if n == 0:
-        return LedgerRow(strategy, 0, 0, None, None, pnl, fees, None)
+        none = (None, None, None, None)
+        return LedgerRow(
+            strategy, 0, 0, *none, pnl, fees, None, 0, arb_pnl, verdict(trades=0, pnl=pnl)
+        )
+    shares = sum(t.max_payout for t in trades)
+    wr_shares = sum(t.payout for t in trades) / shares
+    be_shares = sum(t.cost + t.fees for t in trades) / shares
     breakeven = sum((t.cost + t.fees) / t.max_payout for t in trades) / n
-    p = binomtest(wins, n, min(max(breakeven, 0.0), 1.0), alternative="greater").pvalue
-    return LedgerRow(strategy, n, wins, wins / n, breakeven, pnl, fees, float(p))
+    return LedgerRow(
+        strategy,
+        n,
+        wins,
+        wins / n,
+        breakeven,
+        wr_shares,
+        be_shares,
+        pnl,
+        fees,
+        directional_p_value([t for t in trades if not t.grouped]),
+        len(arbs),
+        arb_pnl,
+        verdict(trades=n, pnl=pnl, win_rate_shares=wr_shares, breakeven_shares=be_shares),
+    )
+
+
+def directional_p_value(trades: list[Trade]) -> float | None:
+    """P(wins >= observed) when each trade wins with the probability of its own fee-inclusive
+    entry price (None without trades)."""
+    if not trades:
+        return None
+    prices = [min(max((t.cost + t.fees) / t.max_payout, 0.0), 1.0) for t in trades]
+    return poisson_binomial_sf(sum(t.won for t in trades), prices)
+
+
+def verdict(
+    *,
+    trades: int,
+    pnl: float,
+    win_rate_shares: float | None = None,
+    breakeven_shares: float | None = None,
+) -> str:
+    """The headline: the per-share win rate against its break-even, worded by the sign of ``pnl``
+    (their difference is ``pnl`` / shares, so the two always agree)."""
+    if not trades or win_rate_shares is None or breakeven_shares is None:
+        return "no resolved trade yet"
+    gap = 100 * abs(win_rate_shares - breakeven_shares)
+    pair = f"WR per share {100 * win_rate_shares:.1f}% vs break-even {100 * breakeven_shares:.1f}%"
+    if pnl > 0:
+        return f"{pair}: {gap:.1f} pp above, these entries made {pnl:,.2f} USD after fees"
+    if pnl < 0:
+        return f"{pair}: {gap:.1f} pp below, these entries lost {-pnl:,.2f} USD after fees"
+    return f"{pair}: at break-even, P&L after fees 0.00 USD"
 
 
 def ledger(*, session: Session, runs: Runs = None) -> list[LedgerRow]:

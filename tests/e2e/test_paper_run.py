@@ -63,9 +63,14 @@ def test_ledger_json_equals_fills_and_outcomes_to_the_cent(two_hour_run):
         "wins",
         "win_rate",
         "breakeven_win_rate",
+        "win_rate_shares",
+        "breakeven_win_rate_shares",
         "pnl",
         "fees",
         "p_value",
+        "arb_trades",
+        "arb_pnl",
+        "verdict",
     }
     assert all(set(r) == keys for r in rows)
     total = rows[-1]

@@ -45,21 +45,49 @@ def test_ledger_page_shows_the_clis_numbers(app, seeded_url):
         "wins",
         "win_rate",
         "breakeven_win_rate",
+        "win_rate_shares",
+        "breakeven_win_rate_shares",
         "pnl",
         "fees",
         "p_value",
+        "arb_trades",
+        "arb_pnl",
+        "verdict",
     ]:
-        assert table[key].tolist() == [row[key] for row in cli], key
+        # NaN in the frame is None in JSON (no directional trade: no p-value).
+        assert table[key].astype(object).where(table[key].notna(), None).tolist() == [
+            row[key] for row in cli
+        ], key
     total = cli[-1]
     shown = metrics(at)
     assert shown["Trades"] == str(total["trades"])
-    assert shown["Win rate"] == f"{100 * total['win_rate']:.1f}%"
-    assert shown["Break-even WR"] == f"{100 * total['breakeven_win_rate']:.1f}%"
+    assert shown["Win rate per share"] == f"{100 * total['win_rate_shares']:.1f}%"
+    assert shown["Break-even per share"] == f"{100 * total['breakeven_win_rate_shares']:.1f}%"
     assert shown["P&L after fees"] == f"{total['pnl']:+,.2f} $"
     assert shown["p-value"] == f"{total['p_value']:.3g}"
     assert [b.label for b in at.get("download_button")] == ["Download CSV"]
     trades = frame_with(at, "trade_id")
     assert len(trades) == total["trades"]
+
+
+def test_ledger_page_verdict_follows_pnl_not_the_per_trade_win_rate(app, seeded_url, monkeypatch):
+    """87 wins of 10 shares and 13 losses of 100 at 0.85: WR 87 % beats break-even 85.9 % per
+    trade, yet the run lost 994 USD; the headline says below break-even, beside both pairs."""
+    from engine.ledger import queries as lq
+    from tests.unit.ledger.test_summary import small_wins_big_losses
+
+    monkeypatch.setattr(lq, "resolved_trades", lambda **_: small_wins_big_losses())
+    at = app(seeded_url, "Ledger")
+    assert not at.exception
+    (warning,) = at.warning
+    assert "40.1% vs break-even 85.9%" in warning.value and "lost 994.03 USD" in warning.value
+    assert not at.success
+    shown = metrics(at)
+    assert shown["Win rate per share"] == "40.1%" and shown["P&L after fees"] == "-994.03 $"
+    (delta,) = [m.proto.delta for m in at.metric if m.label == "Win rate per share"]
+    assert delta.startswith("-45.8 pp")
+    total = at.dataframe[0].value.iloc[-1]
+    assert total["win_rate"] == 0.87 and total["breakeven_win_rate"] == pytest.approx(0.859)
 
 
 def test_ledger_page_filters_by_strategy(app, seeded_url):

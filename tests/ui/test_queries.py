@@ -27,6 +27,7 @@ KINDS = {
 }
 ALL = None  # every run: the seeded ledger holds one
 LEDGER_KEYS = ["strategy", "trades", "wins", "win_rate", "breakeven_win_rate", "pnl", "fees"]
+PER_SHARE = ["win_rate_shares", "breakeven_win_rate_shares", "arb_trades", "arb_pnl", "verdict"]
 
 
 def every_query(url: str) -> dict[str, pd.DataFrame]:
@@ -88,8 +89,12 @@ def test_ledger_summary_is_edgeloop_ledger_json(seeded_url):
     cli_rows = cli_ledger(seeded_url)
     assert [r["strategy"] for r in ui_rows] == [r["strategy"] for r in cli_rows]
     for ui, cli in zip(ui_rows, cli_rows, strict=True):
-        for key in [*LEDGER_KEYS, "p_value"]:
+        for key in [*LEDGER_KEYS, *PER_SHARE]:
             assert ui[key] == cli[key], (cli["strategy"], key)
+        # None in JSON, NaN in the frame: a strategy of arb groups only has no directional test.
+        assert ui["p_value"] == cli["p_value"] or (
+            cli["p_value"] is None and math.isnan(ui["p_value"])
+        )
         lo, hi = wilson_interval(cli["wins"], cli["trades"])
         assert (ui["wr_low"], ui["wr_high"]) == (lo, hi)
 
@@ -104,7 +109,13 @@ def test_filtering_nothing_out_reproduces_the_ledger_from_the_trade_rows(seeded_
         assert ui["strategy"] == cli["strategy"]
         for key in LEDGER_KEYS[1:]:
             assert ui[key] == pytest.approx(cli[key], rel=1e-12, abs=1e-9), (cli["strategy"], key)
-        assert ui["p_value"] == pytest.approx(cli["p_value"], rel=1e-9)
+        for key in PER_SHARE[:-1]:
+            assert ui[key] == pytest.approx(cli[key], rel=1e-12, abs=1e-9), (cli["strategy"], key)
+        assert ui["verdict"] == cli["verdict"]
+        if cli["p_value"] is None:
+            assert math.isnan(ui["p_value"])
+        else:
+            assert ui["p_value"] == pytest.approx(cli["p_value"], rel=1e-9)
 
 
 def test_trades_and_equity_add_up_to_the_ledger(seeded_url):

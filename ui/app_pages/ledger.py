@@ -36,18 +36,29 @@ total = summary[summary["strategy"] == "total"].iloc[0]
 filtered = chosen is not None or start is not None
 a, b, c, d, e = st.columns(5)
 a.metric("Trades", int(total["trades"]), help="resolved filled orders; an arb's legs are one")
+gap = abs(total["win_rate_shares"] - total["breakeven_win_rate_shares"])
 b.metric(
-    "Win rate",
-    pct(total["win_rate"]),
-    delta=None if pd.isna(total["win_rate"]) else
-    f"{100 * (total['win_rate'] - total['breakeven_win_rate']):+.1f} pp vs break-even",
-    help="the delta is the win rate minus the break-even win rate: only a positive one pays",
+    "Win rate per share",
+    pct(total["win_rate_shares"]),
+    delta=None if pd.isna(gap) else
+    f"{'-' if total['pnl'] < 0 else '+'}{100 * gap:.1f} pp vs break-even",
+    help="shares won / shares bought; minus the break-even per share it is P&L / shares, so only "
+    "a positive delta pays (the per-trade WR is in the table)",
 )  # fmt: skip
-c.metric("Break-even WR", pct(total["breakeven_win_rate"]), help="mean fee-inclusive entry price")
+c.metric(
+    "Break-even per share",
+    pct(total["breakeven_win_rate_shares"]),
+    help="(cost + fees) / shares: the fee-inclusive price paid per share",
+)
 d.metric("P&L after fees", usd(total["pnl"], sign=True), help=f"fees paid {usd(total['fees'])}")
-e.metric("p-value", pval(total["p_value"]), help="one-sided binomial test against break-even")
-if total["trades"] and total["win_rate"] < total["breakeven_win_rate"]:
-    st.error("The win rate is below the break-even win rate: these entries lose money.")
+e.metric(
+    "p-value",
+    pval(total["p_value"]),
+    help="P(wins >= observed) if each directional trade won with its own break-even price "
+    "(Poisson-binomial); arb groups are not in it",
+)
+if total["trades"]:
+    (st.warning if total["pnl"] < 0 else st.success)(f"Verdict: {total['verdict']}.")
 
 st.dataframe(
     summary,
@@ -55,18 +66,26 @@ st.dataframe(
     column_config={
         "win_rate": st.column_config.NumberColumn("WR", format="percent"),
         "breakeven_win_rate": st.column_config.NumberColumn("break-even WR", format="percent"),
+        "win_rate_shares": st.column_config.NumberColumn("WR/share", format="percent"),
+        "breakeven_win_rate_shares": st.column_config.NumberColumn(
+            "break-even/share", format="percent"
+        ),
         "pnl": st.column_config.NumberColumn("P&L after fees", format="%+.2f $"),
         "fees": st.column_config.NumberColumn(format="%.2f $"),
         "p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
+        "arb_trades": st.column_config.NumberColumn("arb trades"),
+        "arb_pnl": st.column_config.NumberColumn("arb P&L", format="%+.2f $"),
         "wr_low": st.column_config.NumberColumn("WR 95% low", format="percent"),
         "wr_high": st.column_config.NumberColumn("WR 95% high", format="percent"),
     },
 )
 notes = q.ledger_notes(url, runs).iloc[0]
 st.caption(
-    "P&L is after fees, in USD, over resolved trades. Break-even WR = mean fee-inclusive entry "
-    "price; p-value = one-sided binomial test of the wins against it (small = not a coin flip); "
-    "WR 95% = Wilson score interval."
+    "P&L is after fees, in USD, over resolved trades. Break-even = fee-inclusive entry price. WR "
+    "and break-even WR count each trade once; per share they weigh trades by shares, and WR/share "
+    "minus break-even/share is P&L / shares (the verdict). p-value = P(wins >= observed) if each "
+    "directional trade won with its own break-even price (Poisson-binomial; small = not a coin "
+    "flip); arb groups are in the rows but not in it. WR 95% = Wilson score interval."
     + (" Filtered: the total covers the selection only." if filtered else "")
     + (
         f" Open (unresolved): {int(notes['open_orders'])} orders, "
