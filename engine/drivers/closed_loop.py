@@ -113,6 +113,14 @@ class ClosedLoop:
             out.append(dataclasses.replace(strategy, gates=gates))  # type: ignore[type-var]
         return out
 
+    def _set_prior(self, strategy: str, prior: DeltaPrior | None) -> None:
+        """The latest applied calibration's prior; none (multipliers 1) when it found no
+        evidence, or its row is of the old, win-rate version."""
+        if prior is None:
+            self.priors.pop(strategy, None)
+        else:
+            self.priors[strategy] = prior
+
     def delta_prior(self, frame: SignalFrame) -> np.ndarray:
         prior = self.priors.get(frame.strategy)
         return np.ones(len(frame)) if prior is None else prior.multiplier(frame.delta_1pct)
@@ -161,8 +169,9 @@ class ClosedLoop:
         """Feed one tick; returns True when the strategies the core runs must be rebuilt."""
         now = state.ts
         changed = self._marks(session, state)
-        for p in settled:
-            self.breaker.on_settled(now, p.pnl or 0.0)
+        # One batch, in the order the trades were entered: a streak is a run of trades.
+        ordered = sorted(settled, key=lambda p: (p.opened_at, p.id))
+        self.breaker.on_settled_batch(now, [p.pnl or 0.0 for p in ordered])
         change = self.regime.update(now)
         if change is not None:
             session.add(
@@ -280,8 +289,7 @@ class ClosedLoop:
             cal = calibrate(outcomes, floors, self.calibrator)
             if cal.applied:
                 self.calibrated[strategy.name] = cal.after
-                if cal.delta_prior is not None:
-                    self.priors[strategy.name] = cal.delta_prior
+                self._set_prior(strategy.name, cal.delta_prior)
             prior = cal.delta_prior.to_dict() if cal.delta_prior is not None else {}
             session.add(
                 CalibrationRow(
@@ -324,9 +332,7 @@ class ClosedLoop:
             self.calibrated[row.strategy] = {
                 k: v for k, v in row.after.items() if k.startswith("gates.")
             }
-            prior = DeltaPrior.from_dict(row.after)
-            if prior is not None:
-                self.priors[row.strategy] = prior
+            self._set_prior(row.strategy, DeltaPrior.from_dict(row.after))
         last_cal = session.scalar(
             select(CalibrationRow.ts)
             .where(CalibrationRow.run_id == run)

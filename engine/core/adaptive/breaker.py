@@ -2,13 +2,25 @@
 
 Trips on, whichever comes first:
 - ``daily_loss``: realized P&L since 00:00 UTC <= -``daily_loss_limit`` USD;
-- ``consecutive_losses``: ``max_consecutive_losses`` settled trades in a row lost;
+- ``consecutive_losses``: ``max_consecutive_losses`` settled trades in a row lost
+  (the longest streak since the previous check counts, see below);
 - ``drawdown``: equity fell ``max_drawdown`` (a fraction) below its peak;
 - ``stale_feed``: the freshest spot tick is older than ``max_feed_age_s``.
 
 A trip stops new entries; open positions still settle. Resets: a stale-feed
 trip when the feed is fresh again; the others at the next UTC day (the daily
 P&L, the loss streak and the equity peak start over), or by a human at any time.
+
+Settlements of one tick (every market of a 5-minute window resolves in the same
+second) come as one batch, :meth:`CircuitBreaker.on_settled_batch`, in the order
+the trades were entered (the driver sorts them by entry time, then position id): a
+streak is a run of trades in the order they were made. The check reads the
+longest streak reached since the previous check (``longest``), not only the
+streak left at the end, so losses that reach the limit trip even when a later
+trade of the same tick won and reset the streak. ``longest`` lives only from
+the settlements to the check of the same tick (the driver stores the state after
+the check), so :meth:`CircuitBreaker.state` does not carry it: after a check it
+equals ``streak``.
 """
 
 from __future__ import annotations
@@ -56,6 +68,7 @@ class CircuitBreaker:
         self.day = -1
         self.day_pnl = 0.0
         self.streak = 0
+        self.longest = 0  # the longest streak since the previous check
         self.peak = float("nan")
 
     def restore(
@@ -64,6 +77,7 @@ class CircuitBreaker:
         """State read back from the ledger after a restart."""
         self.tripped, self.cause = tripped, cause
         self.day, self.day_pnl, self.streak, self.peak = day, day_pnl, streak, peak
+        self.longest = streak
 
     def state(self) -> dict[str, object]:
         """What :meth:`restore` takes back: persisted with the fills that change it."""
@@ -77,15 +91,22 @@ class CircuitBreaker:
         }
 
     def on_settled(self, ts: float, pnl: float) -> None:
+        """One settled trade's realized P&L (after fees); a loss is ``pnl < 0``."""
         self._roll(ts)
         self.day_pnl += pnl
         self.streak = self.streak + 1 if pnl < 0 else 0
+        self.longest = max(self.longest, self.streak)
+
+    def on_settled_batch(self, ts: float, pnls: list[float]) -> None:
+        """The trades settled at one ``ts``, in the order they were entered (see the module)."""
+        for pnl in pnls:
+            self.on_settled(ts, pnl)
 
     def _roll(self, ts: float) -> bool:
         day = int(ts // DAY)
         if day == self.day:
             return False
-        self.day, self.day_pnl, self.streak = day, 0.0, 0
+        self.day, self.day_pnl, self.streak, self.longest = day, 0.0, 0, 0
         self.peak = float("nan")
         return True
 
@@ -104,14 +125,16 @@ class CircuitBreaker:
                 cause, value = trip
                 self.tripped, self.cause = True, cause
                 events.append(BreakerEvent(now, "trip", cause, value))
+        self.longest = self.streak
         return events
 
     def _trip_cause(self, equity: float, feed_age_s: float) -> tuple[str, float] | None:
         c = self.config
         if self.day_pnl <= -c.daily_loss_limit:
             return "daily_loss", self.day_pnl
-        if self.streak >= c.max_consecutive_losses:
-            return "consecutive_losses", float(self.streak)
+        longest = max(self.longest, self.streak)
+        if longest >= c.max_consecutive_losses:
+            return "consecutive_losses", float(longest)
         if self.peak > 0 and (self.peak - equity) / self.peak >= c.max_drawdown:
             return "drawdown", (self.peak - equity) / self.peak
         if feed_age_s > c.max_feed_age_s:
@@ -120,7 +143,7 @@ class CircuitBreaker:
 
     def _reset(self, now: float, cause: str, detail: str) -> BreakerEvent:
         self.tripped, self.cause = False, ""
-        self.streak = 0
+        self.streak = self.longest = 0
         return BreakerEvent(now, "reset", cause, 0.0, detail)
 
     def human_reset(self, now: float, detail: str) -> BreakerEvent:

@@ -10,8 +10,8 @@ composes:
   the band that keeps the most ``won - cost`` (payout minus fee-inclusive price);
 - ``gates.gamma_leash.cap``: when losers sit at higher |gamma_1pct| than winners,
   ``gamma_cap_mult`` x the winners' centroid (the seed: losers 12, winners 5 -> 7.5);
-- a delta prior: winners' and losers' |delta_1pct| as normals; a candidate's
-  multiplier is P(win | delta) / P(win), clipped to [0.5, 1.5].
+- a delta prior: stake multipliers by |delta_1pct| bucket (``delta_buckets``
+  quantile buckets of the history), from each bucket's realised edge per share.
 
 Evidence first. A cut is adopted only when the entries it would have dropped
 lost money beyond doubt: at least ``min_band_samples`` of them, and a score
@@ -23,8 +23,15 @@ Where a parameter tries several cuts (the sigma cut-offs, the band's edges)
 and keeps the best, the bar is Bonferroni-corrected for the number tried
 (``min_t`` 2 and eight sigma cut-offs ask for t < -2.77). Centroids alone are
 not evidence: losers at high |gamma| may still have been cheap enough to pay.
-The delta prior exists only when the winners' and losers' mean |delta| differ
-(Welch |t| >= ``min_t``); without it every multiplier is 1.
+The delta prior sizes by edge, not by win rate: a bucket's multiplier is 1
+unless it holds at least ``min_band_samples`` entries whose mean edge per share
+(``won - cost``, the fee-inclusive price) differs from zero beyond doubt: the
+same score statistic, ``|t| >= critical_t(min_t, delta_buckets)``. Then it is
+``1 + 0.5 * edge / delta_edge_scale``, clipped to [0.5, 1.5] and shrunk toward 1
+by the weight: above 1 only for a bucket that made money, below 1 only for one
+that lost it. (Winning more often is not edge: a bucket of favourites bought at
+0.85 that wins 75 % of the time loses 0.10 a share.) No bucket with evidence:
+no prior, every multiplier 1.
 
 Floors: the configured value of every adaptive parameter (YAML, overrides,
 settings) is its floor, and a calibrated value is never looser than it. Under
@@ -35,6 +42,7 @@ with weight ``n / (n + shrink_n)``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -61,6 +69,8 @@ class CalibratorConfig:
     sigma_max_raise: float = 2.0
     min_band_samples: int = 10
     min_t: float = 2.0
+    delta_buckets: int = 5
+    delta_edge_scale: float = 0.05
 
     def __post_init__(self) -> None:
         check_range("every_s", self.every_s, 1, 86_400)
@@ -72,6 +82,8 @@ class CalibratorConfig:
         check_range("sigma_max_raise", self.sigma_max_raise, 0.0, 10.0)
         check_range("min_band_samples", self.min_band_samples, 1, 1_000_000)
         check_range("min_t", self.min_t, 0.0, 10.0)
+        check_range("delta_buckets", self.delta_buckets, 1, 100)
+        check_range("delta_edge_scale", self.delta_edge_scale, 0.0, 1.0, lo_open=True)
 
 
 @dataclass(frozen=True)
@@ -95,47 +107,59 @@ class Outcomes:
 
 @dataclass(frozen=True)
 class DeltaPrior:
-    """Winners' and losers' |delta_1pct| as normals, the base win rate and the data weight."""
+    """Stake multipliers by |delta_1pct| bucket, from each bucket's realised edge per share.
 
-    win_mean: float
-    win_std: float
-    loss_mean: float
-    loss_std: float
-    base_rate: float
+    ``bounds``: the inner bucket edges, ascending (one fewer than buckets; a
+    |delta| equal to a bound falls in the bucket above it); ``mults``: one
+    multiplier per bucket; ``edge``, ``se``, ``n``: each bucket's mean edge per
+    share (``won - cost``), its standard error under "no edge" and its entries,
+    kept for the record; ``weight``: the data weight the multipliers were shrunk by.
+    """
+
+    bounds: tuple[float, ...]
+    mults: tuple[float, ...]
+    edge: tuple[float, ...]
+    se: tuple[float, ...]
+    n: tuple[int, ...]
     weight: float
+    # Stored form. Version 1 rows (no ``delta_prior.version`` key) held winners' and losers'
+    # |delta| normals: a win-rate prior, no evidence of edge, so they load as no prior.
+    VERSION: ClassVar[int] = 2
 
     def multiplier(self, delta_1pct: np.ndarray) -> np.ndarray:
-        """P(win | |delta|) / P(win), shrunk toward 1 by the weight, clipped to [0.5, 1.5]."""
-        d = np.abs(np.nan_to_num(np.asarray(delta_1pct, dtype=float)))
-        log_lr = _log_normal(d, self.win_mean, self.win_std) - _log_normal(
-            d, self.loss_mean, self.loss_std
-        )
-        p0 = min(max(self.base_rate, 1e-6), 1 - 1e-6)
-        log_odds = np.clip(np.log(p0 / (1 - p0)) + log_lr, -50, 50)
-        p = 1.0 / (1.0 + np.exp(-log_odds))
-        mult = 1.0 + self.weight * (p / p0 - 1.0)
-        return np.clip(mult, 0.5, 1.5)
+        """Each row's bucket multiplier; exactly 1.0 where |delta| is not a number."""
+        d = np.abs(np.asarray(delta_1pct, dtype=float))
+        mults = np.asarray(self.mults, dtype=float)
+        i = np.searchsorted(np.asarray(self.bounds, dtype=float), d, side="right")
+        return np.where(np.isfinite(d), mults[np.minimum(i, len(mults) - 1)], 1.0)
 
     def to_dict(self) -> dict[str, float]:
-        return {f"delta_prior.{k}": float(v) for k, v in self.__dict__.items()}
+        """Flat ``delta_prior.*`` floats, stored beside the gates in ``calibrations.after``."""
+        out = {"delta_prior.version": float(self.VERSION), "delta_prior.weight": self.weight}
+        for name in ("bounds", "mults", "edge", "se", "n"):
+            for i, v in enumerate(getattr(self, name)):
+                out[f"delta_prior.{name}.{i}"] = float(v)
+        return out
 
     @classmethod
     def from_dict(cls, doc: dict) -> DeltaPrior | None:
+        """The prior stored by :meth:`to_dict`; None for a row without one, a version-1 row
+        (multipliers 1 until the next calibration) or a malformed one."""
         try:
+            if float(doc.get("delta_prior.version", 1)) != cls.VERSION:
+                return None
+            k = sum(1 for key in doc if key.startswith("delta_prior.mults."))
+            col = lambda name, m: tuple(float(doc[f"delta_prior.{name}.{i}"]) for i in range(m))  # noqa: E731
             return cls(
-                **{
-                    k.removeprefix("delta_prior."): float(v)
-                    for k, v in doc.items()
-                    if k.startswith("delta_prior.")
-                }
+                bounds=col("bounds", k - 1),
+                mults=col("mults", k),
+                edge=col("edge", k),
+                se=col("se", k),
+                n=tuple(int(v) for v in col("n", k)),
+                weight=float(doc["delta_prior.weight"]),
             )
-        except TypeError:
+        except (KeyError, TypeError, ValueError):
             return None
-
-
-def _log_normal(x: np.ndarray, mean: float, std: float) -> np.ndarray:
-    std = max(std, 1e-6)
-    return -0.5 * ((x - mean) / std) ** 2 - np.log(std)
 
 
 @dataclass(frozen=True)
@@ -203,7 +227,7 @@ def calibrate(outcomes: Outcomes, floors: dict[str, float], cfg: CalibratorConfi
         after[key] = _tightest(key, floors[key], shrunk)
     if BAND_LOW in after and after[BAND_LOW] > after[BAND_HIGH]:
         after[BAND_LOW], after[BAND_HIGH] = floors[BAND_LOW], floors[BAND_HIGH]
-    prior = _delta_prior(d, won, weight, cfg.min_t)
+    prior = _delta_prior(d, won, outcomes.cost, weight, cfg)
     return Calibration(n_wins, n - n_wins, centroids, before, after, True, prior)
 
 
@@ -298,16 +322,38 @@ def _sigma_proposal(
     return best
 
 
-def _delta_prior(d: np.ndarray, won: np.ndarray, weight: float, min_t: float) -> DeltaPrior | None:
-    dw, dl = d[won & np.isfinite(d)], d[~won & np.isfinite(d)]
-    if len(dw) < 2 or len(dl) < 2:
+def _delta_prior(
+    d: np.ndarray, won: np.ndarray, cost: np.ndarray, weight: float, cfg: CalibratorConfig
+) -> DeltaPrior | None:
+    """Multipliers for ``delta_buckets`` quantile buckets of |delta| (see the module's notes);
+    None when no bucket's edge per share differs from zero beyond doubt."""
+    edge = won.astype(float) - np.asarray(cost, dtype=float)
+    ok = np.isfinite(d) & np.isfinite(edge)
+    d, edge, cost = d[ok], edge[ok], np.asarray(cost, dtype=float)[ok]
+    if not len(d):
         return None
-    se = np.sqrt(dw.var(ddof=1) / len(dw) + dl.var(ddof=1) / len(dl))
-    if not abs(dw.mean() - dl.mean()) >= min_t * se:  # NaN-safe: no evidence, no prior
+    bounds = np.unique(np.quantile(d, np.arange(1, cfg.delta_buckets) / cfg.delta_buckets))
+    idx = np.searchsorted(bounds, d, side="right")
+    bar = critical_t(cfg.min_t, len(bounds) + 1)
+    mults, means, ses, counts = [], [], [], []
+    for b in range(len(bounds) + 1):
+        e, c = edge[idx == b], cost[idx == b]
+        n = len(e)
+        mean = float(e.mean()) if n else 0.0
+        se = float(np.sqrt(_null_var(c).sum()) / n) if n else 0.0
+        mult = 1.0
+        if n >= cfg.min_band_samples and se > 0 and abs(mean) >= bar * se:
+            raw = min(max(1.0 + 0.5 * mean / cfg.delta_edge_scale, 0.5), 1.5)
+            mult = 1.0 + weight * (raw - 1.0)
+        mults.append(mult)
+        means.append(mean)
+        ses.append(se)
+        counts.append(n)
+    if all(m == 1.0 for m in mults):
         return None
     return DeltaPrior(
-        float(dw.mean()), float(dw.std(ddof=1)), float(dl.mean()), float(dl.std(ddof=1)),
-        float(won.mean()), float(weight),
+        tuple(float(x) for x in bounds), tuple(mults), tuple(means), tuple(ses), tuple(counts),
+        float(weight),
     )  # fmt: skip
 
 

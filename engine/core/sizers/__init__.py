@@ -19,7 +19,7 @@ from engine.core.fees import fee_per_share
 from engine.core.frame import SignalFrame
 from engine.core.gates import reject_broken_groups
 from engine.core.pricing import gamma_norm
-from engine.core.validation import check_order, check_range
+from engine.core.validation import check_range
 
 
 @dataclass(frozen=True)
@@ -91,19 +91,23 @@ class FixedStake:
 
 @dataclass(frozen=True)
 class DeltaPrior:
-    """Multiply by the calibrator's delta prior, clipped to ``[min_mult, max_mult]`` (1.0 without one)."""
+    """Multiply by the calibrator's delta prior (each |delta| bucket's realised edge per share),
+    clipped to ``[min_mult, max_mult]``; the stake unchanged without one.
+
+    ``min_mult <= 1 <= max_mult``: the band only limits how far evidence moves a stake, so
+    a row without evidence (multiplier 1) keeps its stake whatever the band.
+    """
 
     min_mult: float = 0.5
     max_mult: float = 1.5
 
     def __post_init__(self) -> None:
-        check_range("min_mult", self.min_mult, 0.5, 1.5)
-        check_range("max_mult", self.max_mult, 0.5, 1.5)
-        check_order("min_mult", self.min_mult, "max_mult", self.max_mult)
+        check_range("min_mult", self.min_mult, 0.5, 1.0)
+        check_range("max_mult", self.max_mult, 1.0, 1.5)
 
     def size(self, frame: SignalFrame, stake: np.ndarray, ctx: SizingContext) -> np.ndarray:
         if ctx.delta_prior is None:
-            return stake * np.clip(1.0, self.min_mult, self.max_mult)
+            return stake
         return stake * np.clip(ctx.delta_prior(frame), self.min_mult, self.max_mult)
 
 

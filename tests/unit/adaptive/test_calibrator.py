@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -13,6 +15,7 @@ from engine.core.adaptive.calibrator import (
     GAMMA_CAP,
     SIGMA,
     CalibratorConfig,
+    DeltaPrior,
     Outcomes,
     calibrate,
     critical_t,
@@ -123,22 +126,85 @@ def test_bad_calibrator_config():
 
 
 def test_the_delta_prior_sizes_up_deltas_like_the_winners_and_down_like_the_losers():
+    """At one price winning more is more edge: the winners' |delta| up, the losers' down."""
     rng = np.random.default_rng(3)
     n = 400
     won = rng.random(n) < 0.5
     delta = np.where(won, rng.normal(2.0, 0.3, n), rng.normal(4.0, 0.3, n))
     out = calibrate(outcomes(won, None, delta=delta), FLOORS, CalibratorConfig())
-    mult = out.delta_prior.multiplier(np.array([2.0, 3.0, 4.0, -2.0]))
+    mult = out.delta_prior.multiplier(np.array([2.0, 3.0, 4.0, -2.0, np.nan]))
     assert mult[0] > 1.4 and mult[2] < 0.6 and mult.min() >= 0.5 and mult.max() <= 1.5
     assert mult[3] == mult[0]  # |delta|: the side does not matter
+    assert mult[4] == 1.0  # no delta, no evidence
 
 
-def test_no_delta_prior_without_evidence_that_winners_deltas_differ():
-    rng = np.random.default_rng(4)
-    n = 400
-    won = rng.random(n) < 0.5
-    out = calibrate(outcomes(won, None, delta=rng.normal(3.0, 1.0, n)), FLOORS, CalibratorConfig())
+def favourites_and_underdogs(n: int = 1000) -> Outcomes:
+    """Low |delta| favourites bought at 0.85 win 75 % (edge -0.10 a share); high |delta|
+    underdogs bought at 0.30 win 40 % (+0.10): the winners sit at low |delta|."""
+    i = np.arange(n)
+    return outcomes(
+        np.concatenate([i % 4 != 0, i % 5 < 2]),
+        None,
+        delta=np.concatenate([np.linspace(1.0, 1.5, n), np.linspace(4.0, 4.5, n)]),
+        cost=np.concatenate([np.full(n, 0.85), np.full(n, 0.30)]),
+    )
+
+
+def test_the_delta_prior_follows_edge_per_share_not_the_win_rate():
+    out = calibrate(favourites_and_underdogs(), FLOORS, CalibratorConfig())
+    # quintile buckets: two of favourites, one mixed (edge about 0: 1.0), two of underdogs
+    mult = out.delta_prior.multiplier(np.array([1.0, 1.2, 1.3, 4.2, 4.4, 4.5]))
+    assert np.all(mult[:3] < 1.0)  # they win more often and still lose money
+    assert np.all(mult[3:] > 1.0)
+    # 1 + 0.5 x edge / delta_edge_scale, clipped to [0.5, 1.5], shrunk by 2000 / 2030
+    assert mult[0] == pytest.approx(1 - 0.5 * 2000 / 2030)
+    assert mult[-1] == pytest.approx(1 + 0.5 * 2000 / 2030)
+    assert out.delta_prior.edge[0] == pytest.approx(-0.10, abs=0.01)
+
+
+def test_a_positive_edge_bucket_is_never_sized_down():
+    """Winners and losers at the same |delta| (no win-rate signal), the top bucket bought
+    cheaper: it alone has evidence of edge, and only it moves, upward."""
+    n = 1000
+    i = np.arange(n)
+    delta = np.linspace(1.0, 5.0, n)
+    cost = np.where(delta > 4.2, 0.35, 0.5)
+    out = calibrate(outcomes(i % 2 == 0, None, delta=delta, cost=cost), FLOORS, CalibratorConfig())
+    mult = out.delta_prior.multiplier(delta)
+    assert np.all(mult >= 1.0)
+    assert np.all(mult[delta > 4.3] > 1.0) and np.all(mult[delta < 4.0] == 1.0)
+
+
+def test_no_delta_prior_without_evidence_of_edge():
+    """Every bucket wins exactly at its break-even price: no prior, every multiplier 1."""
+    n = 1000
+    i = np.arange(n)
+    delta = np.linspace(0.5, 5.0, n)
+    cost = np.where(delta < 2.0, 0.75, 0.25)
+    won = np.where(delta < 2.0, i % 4 != 0, i % 4 == 0)
+    out = calibrate(outcomes(won, None, delta=delta, cost=cost), FLOORS, CalibratorConfig())
     assert out.applied and out.delta_prior is None
+
+
+def test_a_bucket_under_the_minimum_sample_stays_at_one():
+    prior = calibrate(
+        favourites_and_underdogs(), FLOORS, CalibratorConfig(min_band_samples=401)
+    ).delta_prior
+    assert prior is None  # 400 entries a bucket: none has the sample
+
+
+def test_the_delta_prior_round_trips_and_old_rows_load_as_none():
+    prior = calibrate(favourites_and_underdogs(), FLOORS, CalibratorConfig()).delta_prior
+    stored = json.loads(json.dumps({**FLOORS, **prior.to_dict()}))  # calibrations.after
+    assert DeltaPrior.from_dict(stored) == prior
+    version_1 = {
+        **FLOORS,
+        "delta_prior.win_mean": 2.0, "delta_prior.win_std": 0.3, "delta_prior.loss_mean": 4.0,
+        "delta_prior.loss_std": 0.3, "delta_prior.base_rate": 0.5, "delta_prior.weight": 0.9,
+    }  # fmt: skip
+    assert DeltaPrior.from_dict(version_1) is None
+    assert DeltaPrior.from_dict(FLOORS) is None
+    assert DeltaPrior.from_dict({"delta_prior.version": 2.0, "delta_prior.mults.0": 1.2}) is None
 
 
 def test_a_few_cheap_entries_losing_in_a_row_is_not_evidence():

@@ -113,8 +113,19 @@ def test_venue_rounding_minimum_shares_for_resting_orders():
     assert out.tolist() == [0.0, 2.5]
 
 
+def test_delta_prior_band_must_hold_one():
+    """A band above (or below) 1 would move stakes without evidence: refused."""
+    with pytest.raises(ConfigError, match=r"min_mult=1.2 must be in \[0.5, 1.0\]"):
+        DeltaPrior(min_mult=1.2)
+    with pytest.raises(ConfigError, match=r"max_mult=0.8 must be in \[1.0, 1.5\]"):
+        DeltaPrior(min_mult=0.5, max_mult=0.8)
+    frame = make_frame(2)
+    band = DeltaPrior(min_mult=1.0, max_mult=1.0)
+    assert band.size(frame, np.full(2, 10.0), SizingContext(bankroll=1.0)).tolist() == [10.0] * 2
+
+
 def test_bad_sizer_values():
-    with pytest.raises(ConfigError, match=r"min_mult=0.4 must be in \[0.5, 1.5\]"):
+    with pytest.raises(ConfigError, match=r"min_mult=0.4 must be in \[0.5, 1.0\]"):
         DeltaPrior(min_mult=0.4)
     with pytest.raises(ConfigError, match=r"max_per_market=0 must be in"):
         ExposureCap(max_per_market=0)
