@@ -33,7 +33,7 @@ def test_a_drawdown_trip_after_kill_9_comes_exactly_when_it_would_have(sqlite_ur
     assert str(trips[0][0]) > KILL_AFTER  # the trip comes after the kill below
 
     proc = subprocess.Popen(
-        edgeloop_cmd(*RUN, "run.speed=120", f"db.url={sqlite_url}"),
+        edgeloop_cmd(*RUN, "run.speed=240", f"db.url={sqlite_url}"),
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

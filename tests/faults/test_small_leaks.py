@@ -23,7 +23,7 @@ def _entries(url: str):
 
 
 def test_the_calibrators_input_comes_in_one_order_whatever_the_tables_physical_order(pg_url):
-    done = run_edgeloop("db=postgres", f"db.url={pg_url}", "run.duration=90m", "run.speed=max")
+    done = run_edgeloop("db=postgres", f"db.url={pg_url}", "run.duration=60m", "run.speed=max")
     assert done.returncode == 0, done.stderr[-2000:]
     before = _entries(pg_url)
     assert len(before.won) > 20
@@ -57,7 +57,7 @@ def test_the_loop_keeps_state_of_live_markets_only(sqlite_url):
     loop = build_loop(cfg, sessions=make_sessionmaker(engine))
     open_run(cfg, loop, 0)
     sizes = []
-    for i, tick in enumerate(islice(loop.feed.ticks(None), 3 * 3600)):
+    for i, tick in enumerate(islice(loop.feed.ticks(None), 2 * 3600)):
         loop.step(tick)
         if i % 3600 == 3599:
             live = set(loop.state.live.market_id.tolist())
