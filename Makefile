@@ -10,7 +10,7 @@ UI_PORT ?= 8501
 UI_ADDRESS ?= 127.0.0.1
 UI     := $(BIN)/streamlit run ui/app.py --server.address $(UI_ADDRESS) --server.port $(UI_PORT)
 
-.PHONY: setup run ui test lint bench clean
+.PHONY: setup run ui test lint bench params clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+## params: regenerate settings_service/params.yaml from the components' tunable declarations
+params: setup
+	$(BIN)/python -m engine.tunables
 
 ## bench: the benchmarks under bench/ (each prints ratios against a reference)
 bench: setup

@@ -1,6 +1,6 @@
 """How fast the engine loop runs: a simulated 24-hour day, full engine vs the feed alone.
 
-    .venv/bin/python bench/loop.py [--hours 24] [--seed 0] [--scenario calm]
+    .venv/bin/python bench/loop.py [--hours 24] [--seed 0] [--scenario lagging_mm]
 
 Prints simulated ticks (seconds) per wall second of
 - the reference: a bare feed-only loop (``SimFeed.ticks()`` into ``MarketState.apply``,
@@ -76,7 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hours", type=float, default=24.0)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--scenario", default="calm")
+    parser.add_argument("--scenario", default="lagging_mm")
     args = parser.parse_args()
     seconds = int(args.hours * 3600)
     base = [

@@ -28,12 +28,11 @@ from engine.ledger import runs, writes
 from engine.ledger.cli import render_ledger
 from engine.ledger.db import check_database, make_sessionmaker
 from engine.settings_link import LiveSettings, SettingsConfig
-from settings_service.components import PROTECTED_SWITCHES
+from settings_service.components import MODES, PROTECTED_SWITCHES
 from settings_service.dbcheck import DatabaseError, translated
 from settings_service.dbconn import DbLimits, set_default_limits
 
 log = logging.getLogger("edgeloop")
-MODES = ("paper",)
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 

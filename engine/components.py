@@ -3,7 +3,9 @@
 ``build(node, path)`` instantiates ``node`` (a dict with ``_target_``) with
 ``hydra.utils.instantiate``, building nested components first (a strategy's
 ``gates`` and ``sizers`` dicts) so a bad value is reported at its full config
-path, e.g. ``strategies.updown.gates.dead_zone.low=0.6 must be <= high=0.58``.
+path, e.g. ``strategies.updown.gates.dead_zone.low=0.6 must be <= high=0.58``. Each built
+component is checked against its field declarations (:func:`engine.core.validation.check_declared`):
+an ``int`` field refuses ``2.5``, a tunable refuses a value outside its declared bounds.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from engine.core.validation import ConfigError
+from engine.core.validation import ConfigError, check_declared
 
 
 def _is_component(node: Any) -> bool:
@@ -54,7 +56,12 @@ def build(node: DictConfig, path: str) -> Any:
     }
     try:
         factory = instantiate(plain, _partial_=True, _convert_="all")
-        return factory(**children)
+        component = factory(**children)
+        # Every numeric field as declared (types, and bounds of the tunables), also for a
+        # class whose __post_init__ does not call check_declared yet: `lookback_s=2.5` stops
+        # here, with the rule the settings store applies, not later in the loop.
+        check_declared(component)
+        return component
     except InstantiationException as exc:
         cause = exc.__cause__
         if isinstance(cause, Exception):

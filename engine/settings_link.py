@@ -74,7 +74,10 @@ class LiveSettings:
 
     # -- reading ------------------------------------------------------------------------
     def config_for(self, document: Mapping[str, Any]) -> DictConfig:
-        return apply_document(self.base, document)
+        """This engine's configuration with ``document`` on top, less the keys that are no
+        longer settings (``dry_run``, in versions stored before it was dropped)."""
+        retired = self.store.schema.retired
+        return apply_document(self.base, {k: v for k, v in document.items() if k not in retired})
 
     def switches(self, document: Mapping[str, Any]) -> dict[str, bool]:
         """The protected switches as ``document`` sets them over this engine's configuration."""

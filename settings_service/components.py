@@ -4,10 +4,15 @@
 dict): each node whose ``_target_`` is in ``params.yaml`` contributes
 ``<node path>.<field>`` with that file's type, bounds, unit and writers. Every
 strategy node (``strategies.<name>``) adds its protected ``enabled`` flag, and
-the global protected keys (mode, dry run, kill switch, entries paused) are always there. The
+the global protected keys (mode, kill switch, entries paused) are always there. The
 engine and the CLI both call this, on the configuration they run with, so the
 schema always matches what is composed (a strategy added in YAML is tunable at
 once) and settings_service still imports nothing of ``engine``.
+
+``params.yaml`` is generated from the components' own field declarations
+(``python -m engine.tunables``), the ones the engine checks at start-up, so the store
+refuses exactly what the engine would. A protected key is here only if the engine honours
+it: ``mode.name`` takes the :data:`MODES` the engine runs (it checks the same constant).
 """
 
 from __future__ import annotations
@@ -31,11 +36,12 @@ TYPES = {"float": float, "int": int, "bool": bool, "str": str}
 ORDERED = (("low", "high"), ("min_elapsed", "max_elapsed"), ("min_mult", "max_mult"),
            ("min_remaining_s", "max_remaining_s"))  # fmt: skip
 
+# The modes the engine runs (engine.app refuses any other): add one here when its driver
+# exists, and the store offers it at once.
+MODES = ("paper",)
 GLOBAL = [
-    Param("mode.name", str, description="the driver: paper trades on the paper venue, live sends real orders",
-          writers=WRITERS["human"], protected=True, choices=("paper", "live", "backtest")),
-    Param("dry_run", bool, description="decide and record, but send no order to any venue",
-          writers=WRITERS["human"], protected=True),
+    Param("mode.name", str, description="the driver: paper trades on the paper venue (backtest and "
+          "live come later)", writers=WRITERS["human"], protected=True, choices=MODES),
     Param("kill_switch", bool, description="stop opening positions and cancel working orders at once "
           "(open positions run to resolution)", writers=WRITERS["human"], protected=True),
     Param("entries_paused", bool, description="open no new positions (working orders and open positions "
@@ -44,11 +50,18 @@ GLOBAL = [
 # The emergency switches: an engine applies them from every version it sees, even one it
 # cannot build (it then keeps its last good version for everything else).
 PROTECTED_SWITCHES = ("kill_switch", "entries_paused")
+# Keys that were settings once and are no longer, with why: a write that sets one is refused,
+# removing one is allowed, a rollback restores a version without it, and the engine reads a
+# stored version that still sets one as if it did not.
+RETIRED = {
+    "dry_run": "nothing reads it (paper trading never sends an order); it returns with live orders",
+}
 
 
 @cache
 def component_params() -> dict[str, dict[str, dict[str, Any]]]:
-    """``params.yaml``: target class -> field -> spec."""
+    """``params.yaml`` (generated from the engine's declarations: ``python -m engine.tunables``):
+    target class -> field -> spec."""
     return yaml.safe_load((Path(__file__).with_name("params.yaml")).read_text())
 
 
@@ -97,4 +110,4 @@ def schema_for_config(cfg: Mapping[str, Any]) -> Schema:
                     protected=True,
                 )  # fmt: skip
             )
-    return Schema.of(params, checks)
+    return Schema.of(params, checks, retired=RETIRED)

@@ -8,14 +8,14 @@ configuration it actually runs with in the same way.
 
 Who may change what: the calibrator only tightens gates; the governor retunes
 gates, sizers and timing; the bankroll, the venue's minimums and the protected
-keys (mode, paper/live, dry run, kill switch, strategy enable flags) are a human's.
+keys (mode, kill switch, entries paused, strategy enable flags) are a human's.
 """
 
 from __future__ import annotations
 
 from functools import cache
 
-from settings_service.components import GLOBAL, schema_for_config
+from settings_service.components import GLOBAL, RETIRED, schema_for_config
 from settings_service.schema import Schema
 
 
@@ -37,4 +37,6 @@ def _composed() -> dict | None:
 def default_schema() -> Schema:
     """A fresh schema of the composed ``conf/`` (callers may register more on it)."""
     composed = _composed()
-    return schema_for_config(composed) if composed is not None else Schema.of(GLOBAL)
+    if composed is None:
+        return Schema.of(GLOBAL, retired=RETIRED)
+    return schema_for_config(composed)

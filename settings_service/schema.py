@@ -232,14 +232,26 @@ def order_check(low: str, high: str) -> Check:
 
 @dataclass
 class Schema:
-    """The declared params (by key) and the cross-field checks."""
+    """The declared params (by key) and the cross-field checks.
+
+    ``retired``: keys that were settings once, with why they are not any more. Setting one is
+    refused with that reason; removing one (``None``) is allowed, and a rollback restores a
+    version without it, so a stored version that still sets one never blocks a write.
+    """
 
     params: dict[str, Param] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
+    retired: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, params: Iterable[Param], checks: Iterable[Check] = ()) -> Schema:
-        schema = cls()
+    def of(
+        cls,
+        params: Iterable[Param],
+        checks: Iterable[Check] = (),
+        *,
+        retired: Mapping[str, str] | None = None,
+    ) -> Schema:
+        schema = cls(retired=dict(retired or {}))
         schema.register(*params)
         for check in checks:
             schema.add_check(check)
@@ -263,8 +275,11 @@ class Schema:
 
     def merge(self, other: Schema) -> Schema:
         """A new schema with both schemas' params and checks."""
-        merged = Schema(dict(self.params), list(self.checks))
+        retired = {**self.retired, **other.retired}
+        merged = Schema(dict(self.params), list(self.checks), retired)
         merged.register(*other.params.values())
+        for key in merged.params:
+            merged.retired.pop(key, None)
         for check in other.checks:
             if check not in merged.checks:
                 merged.add_check(check)
@@ -320,6 +335,10 @@ class Schema:
     def _entry(self, key: str, value: Any, author_kind: str) -> Any:
         """One change normalized; ``ValueError(rule)`` when it is refused."""
         param = self.params.get(key) if isinstance(key, str) else None
+        if param is None and key in self.retired:
+            if value is None:
+                return None
+            raise ValueError(f"is no longer a setting: {self.retired[key]}")
         if param is None:
             raise ValueError("is not a known setting (see `schema`)")
         if author_kind not in param.allowed:
@@ -336,7 +355,9 @@ class Schema:
         current: Mapping[str, Any],
         base: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Check a whole document (a rollback target) as a write over ``current``."""
+        """Check a whole document (a rollback target) as a write over ``current``; the target's
+        retired keys are left out (the rollback restores everything else)."""
+        document = {k: v for k, v in document.items() if k not in self.retired}
         changes: dict[str, Any] = {k: v for k, v in document.items() if current.get(k) != v}
         changes.update({k: None for k in current if k not in document})
         if not changes:

@@ -17,10 +17,22 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
+# The market tests run on unless they name one: the generous simulator, where every strategy
+# trades often (the tests exercise the engine's machinery, not a strategy's edge). The default
+# `efficient` market declines most candidates; tests of it name it.
+TEST_SIM = "sim=lagging_mm"
+
+
+def with_test_sim(overrides: list[str] | tuple[str, ...]) -> list[str]:
+    """``overrides`` with ``TEST_SIM`` first unless they choose a market or an experiment."""
+    chosen = any(o.startswith(("sim=", "+experiment=", "experiment=")) for o in overrides)
+    return list(overrides) if chosen else [TEST_SIM, *overrides]
+
+
 def edgeloop_cmd(*overrides: str) -> list[str]:
     return [
         str(BIN / "edgeloop"),
-        *overrides,
+        *with_test_sim(overrides),
         "hydra.run.dir=${oc.env:EDGELOOP_RUN_DIR,var/runs/test}",
     ]
 

@@ -158,6 +158,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "strategy": "str",
         "iv_rv": "float",
         "outcome": "str",
+        "degenerate": "bool",
     },
     "vol_band": {"strategy": "str", "ts": "datetime", "low": "float", "high": "float"},
     "centroids": {

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import select
 
+from engine.core.pricing.vol import degenerate_iv_rv
 from engine.ledger.models import CalibrationRow, OrderRow, OutcomeRow, PositionRow, SignalRow
 from engine.ledger.queries import in_runs, signal_of_order
 from ui.frames import TTL, Runs, conform, session, tables
@@ -65,10 +66,13 @@ def sigma_depth(url: str, runs: Runs, period: str = "1h") -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def iv_rv_outcomes(url: str, runs: Runs) -> pd.DataFrame:
-    """IV/RV at entry of every resolved entry, labelled win or loss."""
+    """IV/RV at entry of every resolved entry, labelled win or loss; ``degenerate`` flags a
+    ratio outside :data:`~engine.core.pricing.vol.IV_RV_SANE` (a degenerate implied-vol solve,
+    :func:`~engine.core.pricing.vol.degenerate_iv_rv`), which the page shows apart."""
     e = _entries(url, runs)
     e = e[e["resolved"] & e["iv_rv"].notna()].copy()
     e["outcome"] = e["won"].map({True: "win", False: "loss"})
+    e["degenerate"] = degenerate_iv_rv(e["iv_rv"].to_numpy(dtype=float))
     return conform("iv_rv_outcomes", e)
 
 

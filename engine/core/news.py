@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from engine.core.validation import ConfigError, check_range
+from engine.core.validation import ConfigError, check_declared, tunable
 
 DEFAULT_BULLISH = [
     "inflow", "surge", "approve", "approval", "adopt", "record high", "rally", "accumulat",
@@ -34,10 +34,18 @@ class Classifier(Protocol):
 class KeywordClassifier:
     bullish: list[str] = field(default_factory=lambda: list(DEFAULT_BULLISH))
     bearish: list[str] = field(default_factory=lambda: list(DEFAULT_BEARISH))
-    per_hit: float = 0.6
+    per_hit: float = tunable(
+        0.6,
+        lo=0.0,
+        hi=1.0,
+        lo_open=True,
+        unit="confidence",
+        writers="governor",
+        description="confidence per net keyword hit",
+    )
 
     def __post_init__(self) -> None:
-        check_range("per_hit", self.per_hit, 0.0, 1.0, lo_open=True)
+        check_declared(self)
         overlap = {w.lower() for w in self.bullish} & {w.lower() for w in self.bearish}
         if overlap:
             raise ConfigError("bullish", sorted(overlap), "must not share words with bearish")

@@ -275,10 +275,11 @@ class ClosedLoop:
     def _calibrate(self, session: Session, now: float, strategies: list[Strategy]) -> None:
         self._next_calibration = now + self.calibrator.every_s
         since = now - self.calibrator.window_days * 86_400
-        for strategy in strategies:
-            floors = self.floors(strategy)
-            if not floors:
-                continue
+        adaptive = [(s, self.floors(s)) for s in strategies]
+        adaptive = [(s, floors) for s, floors in adaptive if floors]
+        # One family: every candidate cut of every calibrated strategy shares alpha.
+        family = sum(self.calibrator.candidates(floors) for _, floors in adaptive)
+        for strategy, floors in adaptive:
             outcomes = resolved_entries(
                 session=session,
                 strategy=strategy.name,
@@ -286,7 +287,7 @@ class ClosedLoop:
                 until=to_dt(now),
                 runs=[self.run_id],
             )
-            cal = calibrate(outcomes, floors, self.calibrator)
+            cal = calibrate(outcomes, floors, self.calibrator, family=family)
             if cal.applied:
                 self.calibrated[strategy.name] = cal.after
                 self._set_prior(strategy.name, cal.delta_prior)

@@ -41,7 +41,13 @@ from engine.core.sizers import SizingContext
 from engine.core.state import MarketState
 from engine.core.strategies.base import Strategy
 from engine.core.types import REJECTED, REVERTED, UNFILLED, ExecutionReport, Order, Tick
-from engine.core.validation import ConfigError, check_range, describe_error
+from engine.core.validation import (
+    ConfigError,
+    check_declared,
+    check_range,
+    describe_error,
+    tunable,
+)
 from engine.drivers.closed_loop import ClosedLoop
 from engine.ledger import runs, writes
 from engine.ports import Feed, Venue
@@ -79,17 +85,25 @@ class RunConfig:
 
     duration: str | float | None = None
     status_every: str | float = "60s"
-    bankroll: float = 1000.0
+    bankroll: float = tunable(
+        1000.0,
+        lo=0.0,
+        hi=1e9,
+        lo_open=True,
+        unit="USD",
+        writers="human",
+        description="paper bankroll the sizers size against",
+    )
     progress: bool = False
     speed: float | str = 60.0
     resume: str | int | None = None
     name: str | None = None
 
     def __post_init__(self) -> None:
+        check_declared(self)
         if self.duration is not None:
             parse_duration("duration", self.duration)
         parse_duration("status_every", self.status_every)
-        check_range("bankroll", self.bankroll, 0.0, 1e9, lo_open=True)
         _speed(self.speed)
         if self.name is not None and not str(self.name).strip():
             raise ConfigError("name", self.name, "must be a non-empty string or null")

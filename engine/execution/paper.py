@@ -52,7 +52,7 @@ from engine.core.types import (
     Tick,
     WorkingOrder,
 )
-from engine.core.validation import ConfigError, check_range
+from engine.core.validation import ConfigError, check_declared, tunable
 
 STALE_BOOK_S = 3600.0  # a book not republished for this long belongs to a market that ended
 REVERT_DELAY_S = (10.0, 50.0)  # a failed match is known this long after it (Polymarket: 10-50 s)
@@ -125,32 +125,93 @@ class PaperVenue:
     """
 
     order_type: str = "FAK"
-    slippage_ticks: int = 1
-    min_notional: float = 1.0
-    min_resting_shares: float = 5.0
-    latency_ms: float = 250.0
-    latency_tail_ms: float = 100.0
-    latency_max_ms: float = 5000.0
-    refill_s: float = 5.0
-    reject_near_end_s: float = 0.0
-    reject_near_end_rate: float = 0.0
-    revert_rate: float = 0.0
+    slippage_ticks: int = tunable(
+        1,
+        lo=0,
+        hi=100,
+        unit="ticks",
+        writers="governor",
+        description="limit price = ask + slippage_ticks ticks",
+    )
+    min_notional: float = tunable(
+        1.0,
+        lo=0.0,
+        hi=1e6,
+        unit="USD",
+        writers="human",
+        description="refuse marketable orders under this",
+    )
+    min_resting_shares: float = tunable(
+        5.0,
+        lo=0.0,
+        hi=1e6,
+        unit="shares",
+        writers="human",
+        description="refuse resting orders under this",
+    )
+    latency_ms: float = tunable(
+        250.0,
+        lo=0.0,
+        hi=60000.0,
+        unit="ms",
+        writers="human",
+        description="decision -> book latency, at least",
+    )
+    latency_tail_ms: float = tunable(
+        100.0,
+        lo=0.0,
+        hi=60000.0,
+        unit="ms",
+        writers="human",
+        description="mean of the exponential tail added to latency_ms",
+    )
+    latency_max_ms: float = tunable(
+        5000.0,
+        lo=0.0,
+        hi=600000.0,
+        unit="ms",
+        writers="human",
+        description="cap on the drawn latency (never under latency_ms)",
+    )
+    refill_s: float = tunable(
+        5.0,
+        lo=0.0,
+        hi=3600.0,
+        unit="s",
+        writers="human",
+        description="a level we emptied is back after this long",
+    )
+    reject_near_end_s: float = tunable(
+        0.0,
+        lo=0.0,
+        hi=86400.0,
+        unit="s",
+        writers="human",
+        description="orders decided in a window's last seconds may be refused",
+    )
+    reject_near_end_rate: float = tunable(
+        0.0,
+        lo=0.0,
+        hi=1.0,
+        unit="fraction",
+        writers="human",
+        description="how often those are refused",
+    )
+    revert_rate: float = tunable(
+        0.0,
+        lo=0.0,
+        hi=1.0,
+        unit="fraction",
+        writers="human",
+        description="share of filled orders reverted at settlement",
+    )
     seed: int = 0
     _state: _State = field(init=False, repr=False, default_factory=_State)
 
     def __post_init__(self) -> None:
+        check_declared(self)
         if self.order_type not in ORDER_TYPES:
             raise ConfigError("order_type", self.order_type, f"must be one of {list(ORDER_TYPES)}")
-        check_range("slippage_ticks", self.slippage_ticks, 0, 100)
-        check_range("min_notional", self.min_notional, 0.0, 1e6)
-        check_range("min_resting_shares", self.min_resting_shares, 0.0, 1e6)
-        check_range("latency_ms", self.latency_ms, 0.0, 60_000.0)
-        check_range("latency_tail_ms", self.latency_tail_ms, 0.0, 60_000.0)
-        check_range("latency_max_ms", self.latency_max_ms, 0.0, 600_000.0)
-        check_range("refill_s", self.refill_s, 0.0, 3600.0)
-        check_range("reject_near_end_s", self.reject_near_end_s, 0.0, 86_400.0)
-        check_range("reject_near_end_rate", self.reject_near_end_rate, 0.0, 1.0)
-        check_range("revert_rate", self.revert_rate, 0.0, 1.0)
 
     # -- rules ------------------------------------------------------------------------
     def limit_for(self, price: float) -> float:

@@ -132,10 +132,16 @@ def main(argv: list[str] | None = None) -> int:
                     word += ", reset requested: the engine applies it within a minute of feed time"
                 print(f"{describe(run)}: breaker {word}")
                 if state is not None:
+                    # The drawdown rule's peak is the day's: say so wherever it is shown.
+                    peak = (
+                        "-"
+                        if state["peak"] is None
+                        else f"{state['peak']:,.2f} USD (peak since 00:00 UTC "
+                        f"{state['peak_since'][:10]}: the drawdown is measured from it)"
+                    )
                     print(
                         f"  today (UTC day {state['day']}): realized P&L {state['day_pnl']:+,.2f} USD, "
-                        f"losing streak {state['streak']}, equity peak "
-                        + ("-" if state["peak"] is None else f"{state['peak']:,.2f} USD")
+                        f"losing streak {state['streak']}, equity peak {peak}"
                     )
                 for e in events:
                     print(
@@ -151,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _counters(row: BreakerStateRow | None) -> dict | None:
-    """The breaker's counters as the engine stored them with its last settlement."""
+    """The breaker's counters as the engine stored them with its last settlement.
+
+    ``peak`` is the highest equity since ``peak_since``, 00:00 UTC of the counters' day: the
+    drawdown rule's peak restarts every UTC day (``engine.core.adaptive.breaker``)."""
     if row is None:
         return None
     return {
@@ -159,6 +168,7 @@ def _counters(row: BreakerStateRow | None) -> dict | None:
         "day_pnl": row.day_pnl,
         "streak": row.streak,
         "peak": row.peak,
+        "peak_since": datetime.fromtimestamp(row.day * 86_400, UTC).isoformat(),
         "updated": row.updated_ts.isoformat(),
     }
 

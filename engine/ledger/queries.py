@@ -270,8 +270,9 @@ def resolved_entries(
             OutcomeRow.resolved_at >= since,
             OutcomeRow.resolved_at <= until,
         )
-        # One order on every database: sums and centroids come out bit-identical.
-        .order_by(OrderRow.run_id, OrderRow.signal_key)
+        # The order the outcomes became known (the calibrator's evidence bets on each before
+        # seeing it), the same on every database: sums and centroids come out bit-identical.
+        .order_by(OutcomeRow.resolved_at, OrderRow.run_id, OrderRow.signal_key)
     )
     rows = session.execute(stmt).all()
 

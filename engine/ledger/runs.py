@@ -36,7 +36,6 @@ UNFINGERPRINTED = (
     "hydra",
     "kill_switch",
     "entries_paused",
-    "dry_run",
     "adaptive.breaker",
 )
 

@@ -2,7 +2,7 @@
 
 Reported against the old code: after kill -9 the equity peak restarted at the equity of the
 restart, so a 3 % drawdown limit tripped 10 simulated minutes late and 17 extra orders went
-out. Seed 2 on the calm simulator with a 2 % limit: equity peaks at 1,316.73 USD at 00:40,
+out. Seed 2 on the lagging_mm simulator with a 2 % limit: equity peaks at 1,316.73 USD at 00:40,
 settles at 1,307.41 at 00:45 (0.7 % down) and at 1,289.67 at 00:50 (2.1 %: the trip). The
 engine is killed right after the 00:45 settlement and resumed: with the peak restarted at
 1,307.41 the 00:50 drawdown would read 1.4 % and nothing would trip. (The path depends on the

@@ -23,7 +23,7 @@ from engine.ledger.models import OrderRow
 from engine.settings_link import LiveSettings, SettingsConfig
 from settings_service import SettingsStore
 from settings_service.components import schema_for_config
-from tests.helpers import BIN, ROOT, edgeloop_cmd, query, wait_for
+from tests.helpers import BIN, ROOT, TEST_SIM, edgeloop_cmd, query, wait_for
 
 LOW = "strategies.updown.gates.dead_zone.low"
 POISON_AT, KILL_AT, TICKS = 900, 1500, 2400
@@ -34,6 +34,7 @@ def _cfg(url: str, *extra: str):
         return compose(
             "config",
             overrides=[
+                TEST_SIM,
                 f"db.url={url}",
                 "seed=3",
                 "run.speed=max",

@@ -49,10 +49,11 @@ def test_the_loop_keeps_state_of_live_markets_only(sqlite_url):
 
     from engine.app import CONF_DIR, build_loop, open_run
     from engine.ledger.db import upgrade_to_head
+    from tests.helpers import TEST_SIM
 
     upgrade_to_head(sqlite_url)
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=[f"db.url={sqlite_url}", "seed=4"])
+        cfg = compose("config", overrides=[TEST_SIM, f"db.url={sqlite_url}", "seed=4"])
     engine = make_engine(sqlite_url)
     loop = build_loop(cfg, sessions=make_sessionmaker(engine))
     open_run(cfg, loop, 0)

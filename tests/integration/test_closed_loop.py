@@ -43,7 +43,7 @@ def test_choppy_turns_choppy_within_90_minutes_stakes_halve_and_it_does_not_flap
 @pytest.mark.slow
 def test_calm_stays_calm(tmp_path):
     url = f"sqlite:///{tmp_path / 'calm.db'}"
-    done = run_edgeloop("sim=calm", "run.duration=8h", "run.speed=max", "seed=3", f"db.url={url}")
+    done = run_edgeloop("sim=lagging_mm", "run.duration=8h", "run.speed=max", "seed=3", f"db.url={url}")
     assert done.returncode == 0, done.stderr[-2000:]
     assert query(url, "SELECT count(*) FROM regime_changes") == [(0,)]
     marks, flips = query(
@@ -68,7 +68,7 @@ def test_breaker_trips_holds_across_a_restart_and_a_human_resets_it(tmp_path):
     # Follow Mirror alone has a losing stretch on this seed: a 10 USD daily loss limit trips
     # within 2 hours.
     only_follow = tuple(f"~strategy@strategies.{s}" for s in ("updown", "itm", "news", "negrisk"))
-    run = ("sim=calm", "run.speed=max", "seed=1", f"db.url={url}", *only_follow)
+    run = ("sim=lagging_mm", "run.speed=max", "seed=1", f"db.url={url}", *only_follow)
     first = run_edgeloop(*run, "run.duration=2h", "adaptive.breaker.daily_loss_limit=10")
     assert first.returncode == 0, first.stderr[-2000:]
     rows = breaker_rows(url)

@@ -242,3 +242,19 @@ def test_every_db_option_builds_its_limits_and_a_bad_one_names_its_key(name):
     assert build(cfg(f"db={name}").db.limits, "db.limits") == DbLimits()  # YAML = code defaults
     with pytest.raises(ConfigError, match=r"^db\.limits\.deadline_s=0 must be in \(0, 3600\]"):
         build(cfg(f"db={name}", "db.limits.deadline_s=0").db.limits, "db.limits")
+
+
+def test_the_default_market_is_the_efficient_one_and_the_generous_one_says_so():
+    """`make run` must not print money: its makers keep up with ordinary moves, price in half
+    of what informed flow knows, and settle on an oracle near spot; fees and latency are on.
+    The market whose makers lag every move 5 s is there under its own name."""
+    default = cfg()
+    sim, venue = default.sim, default.venue
+    assert sim.mm_lag_min_move >= 2.0 and sim.mm_informed >= 0.5 and sim.settle_noise > 0
+    assert sim.mm_noise <= 0.005 and sim.mm_vol is not None
+    assert sim.fee_rate > 0 and venue.latency_ms >= 250
+    generous = cfg("sim=lagging_mm").sim
+    assert generous.mm_lag_min_move == 0.0 and generous.mm_informed == 0.0
+    assert "calm" not in options("sim")  # the old generous default no longer passes for calm
+    header = (CONF / "sim" / "lagging_mm.yaml").read_text().splitlines()[0]
+    assert "generous" in header.lower()

@@ -1,10 +1,12 @@
 """Greeks: sigma depth and win rate over time, IV/RV of wins and losses against the calibrated
-band, win/loss centroids of |Γ| and |Δ|, the gamma regime of open positions, and how well fair
+band (degenerate solves counted and listed apart, never drawn or averaged), win/loss centroids
+of |Γ| and |Δ| (with what Δ per 1% means), the gamma regime of open positions, and how well fair
 value N(d2) predicted outcomes; of the selected run(s)."""
 
 import altair as alt
 import streamlit as st
 
+from engine.core.pricing.vol import IV_RV_SANE
 from ui import queries as q
 from ui import run_picker as picker
 
@@ -18,6 +20,16 @@ st.caption(f"Greeks of {picker.shown(url)}")
 
 UNIT = alt.Scale(domain=[0, 1])
 OUTCOME = alt.Scale(domain=["win", "loss"], range=["#2e7d32", "#c62828"])
+
+# What delta_1pct means, next to every place it is shown (docs/pricing.md has the derivation).
+DELTA_NOTE = (
+    "Δ per 1% (`delta_1pct` = delta × S / 100): the change of the contract's fair value, in "
+    "dollars per share (0.01 = one probability point), for a 1% move of spot, to first order. "
+    "A short binary near the strike has a Δ per 1% above 1: with 5 minutes left at 60% vol a "
+    "1% move of spot is 5.4 standard deviations, and at the strike Δ per 1% is 2.16. Read it as "
+    "a slope: a 0.1% move shifts fair value by about 0.22; a whole 1% move can only take it "
+    "from 0.50 to 1.00."
+)
 
 PERIODS = {"15 min": "15min", "1 hour": "1h", "4 hours": "4h", "1 day": "1D"}
 head, pick = st.columns([4, 1], vertical_alignment="bottom")
@@ -43,21 +55,38 @@ else:
 st.subheader("IV/RV of wins and losses")
 ivrv = q.iv_rv_outcomes(url, runs)
 band = q.vol_band(url, runs)
+# A degenerate solve (IV/RV outside IV_RV_SANE) says nothing of the book's view of vol: it is
+# counted and listed, never drawn among the others nor averaged into their centroids.
+sane = ivrv[~ivrv["degenerate"]]
+degenerate = ivrv[ivrv["degenerate"]]
 if ivrv.empty:
     st.caption("No resolved entry with an IV/RV yet.")
 else:
+    by_outcome = alt.YOffset("outcome:N", scale=alt.Scale(domain=["win", "loss"]))
+    log_x = alt.X("iv_rv:Q", title="IV / RV at entry (log scale)", scale=alt.Scale(type="log"))
     ticks = (
-        alt.Chart(ivrv)
+        alt.Chart(sane)
         .mark_tick(thickness=2, opacity=0.6)
         .encode(
-            x=alt.X("iv_rv:Q", title="IV / RV at entry (log scale)", scale=alt.Scale(type="log")),
+            x=log_x,
             y=alt.Y("strategy:N", title=None),
-            yOffset=alt.YOffset("outcome:N", scale=alt.Scale(domain=["win", "loss"])),
+            yOffset=by_outcome,
             color=alt.Color("outcome:N", scale=OUTCOME),
             tooltip=["ts:T", "strategy:N", "outcome:N", "iv_rv:Q"],
         )
     )
-    layers = ticks
+    centroid = (
+        alt.Chart(sane)
+        .mark_point(shape="diamond", filled=True, size=140, stroke="black", strokeWidth=1)
+        .encode(
+            x=alt.X("mean(iv_rv):Q"),
+            y=alt.Y("strategy:N", title=None),
+            yOffset=by_outcome,
+            color=alt.Color("outcome:N", scale=OUTCOME),
+            tooltip=["strategy:N", "outcome:N", alt.Tooltip("mean(iv_rv):Q", title="mean IV/RV")],
+        )
+    )
+    layers = ticks + centroid
     if not band.empty:
         shade = (
             alt.Chart(band)
@@ -66,8 +95,25 @@ else:
                 x="low:Q", x2="high:Q", y="strategy:N", tooltip=["strategy:N", "low:Q", "high:Q"]
             )
         )
-        layers = ticks + shade
+        layers = layers + shade
     st.altair_chart(layers.properties(height=70 * ivrv["strategy"].nunique() + 40), width="stretch")
+    low, high = IV_RV_SANE
+    st.caption(
+        f"Diamonds: the mean IV/RV of the wins and of the losses per strategy. "
+        f"{len(degenerate)} degenerate solves excluded (IV/RV outside [{low:g}, {high:g}]) from "
+        "the ticks and the means: near expiry a tick of price is a world of vol, so the solve "
+        "gives an implied vol of almost 0 or of thousands of percent."
+    )
+    if not degenerate.empty:
+        with st.expander(f"The {len(degenerate)} degenerate solves"):
+            st.dataframe(
+                degenerate[["ts", "strategy", "outcome", "iv_rv"]],
+                hide_index=True,
+                column_config={
+                    "ts": st.column_config.DatetimeColumn("entry (UTC)", format="MM-DD HH:mm:ss"),
+                    "iv_rv": st.column_config.NumberColumn("IV / RV", format="%.4g"),
+                },
+            )
     if band.empty:
         st.caption(
             "No calibrated IV/RV band yet: the calibrator moves `gates.vol_band` only for a "
@@ -77,6 +123,7 @@ else:
         st.caption("Outlined: the calibrated IV/RV band (latest calibration per strategy).")
 
 st.subheader("Win/loss centroids of |Γ| and |Δ|")
+st.caption(DELTA_NOTE)
 cents = q.centroids(url, runs)
 if cents.empty:
     st.info(
@@ -127,7 +174,9 @@ else:
         column_config={
             "opened_at": st.column_config.DatetimeColumn("opened (UTC)", format="MM-DD HH:mm:ss"),
             "gamma_1pct": st.column_config.NumberColumn("Γ per 1% (entry)", format="%+.2f"),
-            "delta_1pct": st.column_config.NumberColumn("Δ per 1% (entry)", format="%+.3f"),
+            "delta_1pct": st.column_config.NumberColumn(
+                "Δ per 1% (entry)", format="%+.3f", help=DELTA_NOTE
+            ),
             "cost": st.column_config.NumberColumn(format="%.2f $"),
         },
     )

@@ -4,12 +4,21 @@ Trips on, whichever comes first:
 - ``daily_loss``: realized P&L since 00:00 UTC <= -``daily_loss_limit`` USD;
 - ``consecutive_losses``: ``max_consecutive_losses`` settled trades in a row lost
   (the longest streak since the previous check counts, see below);
-- ``drawdown``: equity fell ``max_drawdown`` (a fraction) below its peak;
+- ``drawdown``: equity fell ``max_drawdown`` (a fraction) below its peak *of the day*: the
+  highest equity seen since 00:00 UTC (see below);
 - ``stale_feed``: the freshest spot tick is older than ``max_feed_age_s``.
 
 A trip stops new entries; open positions still settle. Resets: a stale-feed
 trip when the feed is fresh again; the others at the next UTC day (the daily
 P&L, the loss streak and the equity peak start over), or by a human at any time.
+
+The equity peak is a daily one, on purpose and like the daily loss: the first check
+at or after 00:00 UTC starts it again at that moment's equity (:attr:`peak_since`
+says from when), so ``max_drawdown`` bounds a fall within one UTC day, and a slow
+bleed over several days never trips it (``daily_loss_limit`` bounds each day's
+share of it). A human reset starts the peak over too. The peak is stored with the
+counters (:meth:`CircuitBreaker.state`) as the double itself: a restart resumes
+exactly the same peak, so a drawdown trip comes at the same tick as without it.
 
 Settlements of one tick (every market of a 5-minute window resolves in the same
 second) come as one batch, :meth:`CircuitBreaker.on_settled_batch`, in the order
@@ -59,7 +68,8 @@ class BreakerEvent:
 
 
 class CircuitBreaker:
-    """State: ``tripped`` and its ``cause``; counters of the current UTC day."""
+    """State: ``tripped`` and its ``cause``; counters of the current UTC day (``day``, days
+    since the epoch): ``day_pnl``, ``streak`` and ``peak``, the highest equity since 00:00 UTC."""
 
     def __init__(self, config: BreakerConfig) -> None:
         self.config = config
@@ -78,6 +88,12 @@ class CircuitBreaker:
         self.tripped, self.cause = tripped, cause
         self.day, self.day_pnl, self.streak, self.peak = day, day_pnl, streak, peak
         self.longest = streak
+
+    @property
+    def peak_since(self) -> float:
+        """When the current :attr:`peak` started: 00:00 UTC of its day (epoch seconds); NaN
+        before the first check."""
+        return self.day * DAY if self.day >= 0 and not math.isnan(self.peak) else math.nan
 
     def state(self) -> dict[str, object]:
         """What :meth:`restore` takes back: persisted with the fills that change it."""
@@ -124,7 +140,13 @@ class CircuitBreaker:
             if trip is not None:
                 cause, value = trip
                 self.tripped, self.cause = True, cause
-                events.append(BreakerEvent(now, "trip", cause, value))
+                detail = ""
+                if cause == "drawdown":  # which peak: the day's, not an all-time one
+                    detail = (
+                        f"equity {equity:,.2f} USD: {100 * value:.2f} % below the equity peak "
+                        f"since 00:00 UTC ({self.peak:,.2f} USD)"
+                    )
+                events.append(BreakerEvent(now, "trip", cause, value, detail))
         self.longest = self.streak
         return events
 

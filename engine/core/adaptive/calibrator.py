@@ -6,27 +6,39 @@ composes:
 
 - ``gates.sigma.min_sigma``: raised, in ``sigma_step`` steps, to the cut-off that
   keeps the most edge (dropping low-|z| entries that win less than they cost);
-- ``gates.vol_band.low/high``: the band of IV/RV where the winning edge clusters:
-  the band that keeps the most ``won - cost`` (payout minus fee-inclusive price);
-- ``gates.gamma_leash.cap``: when losers sit at higher |gamma_1pct| than winners,
-  ``gamma_cap_mult`` x the winners' centroid (the seed: losers 12, winners 5 -> 7.5);
+- ``gates.vol_band.low/high``: the band of IV/RV that keeps the most edge
+  (``won - cost``, payout minus fee-inclusive price), its edges on a grid of
+  ``band_steps`` points inside the floor band;
+- ``gates.gamma_leash.cap``: the cap that keeps the most edge, on a grid of
+  ``gamma_steps`` caps under the floor (each 0.75 x the one above);
 - a delta prior: stake multipliers by |delta_1pct| bucket (``delta_buckets``
-  quantile buckets of the history), from each bucket's realised edge per share.
+  buckets), from each bucket's realised edge per share.
 
-Evidence first. A cut is adopted only when the entries it would have dropped
-lost money beyond doubt: at least ``min_band_samples`` of them, and a score
-statistic ``sum(won - cost) / sqrt(sum(cost (1 - cost)))`` under ``-min_t``.
-That is the test of their wins against their break-even prices (under "no
-edge" each wins with probability ``cost``); a t-test's sample variance
-collapses when a few cheap entries lose in a row and calls that certainty.
-Where a parameter tries several cuts (the sigma cut-offs, the band's edges)
-and keeps the best, the bar is Bonferroni-corrected for the number tried
-(``min_t`` 2 and eight sigma cut-offs ask for t < -2.77). Centroids alone are
-not evidence: losers at high |gamma| may still have been cheap enough to pay.
+Evidence first, and controlled as a family. Every candidate cut (each sigma
+cut-off, each band edge, each cap, each delta bucket in either direction, of
+every calibrated strategy) is a test of "the entries it would drop lose money",
+and the calibrator looks every five minutes, forever. A fixed-sample test at
+each look adopts spurious cuts: with no edge anywhere, 8 of 40 runs of the
+score test (t < -2, Bonferroni within a parameter) adopted one. So each
+candidate's evidence is a test martingale (an e-process) over its entries in
+the order they resolved: wealth ``prod(1 + lambda_i (cost_i - won_i))``, a bet
+that they lose, ``lambda_i`` chosen from the entries before ``i`` only. With no
+edge (each wins with probability ``cost``) the wealth is a non-negative
+martingale, and by Ville's inequality it ever reaches ``F / alpha`` with
+probability at most ``alpha / F``, at any of the looks, however many. With
+``F`` the number of candidates of the family, a cut is adopted when its
+wealth reaches ``F / alpha``: the chance that any cut of any parameter of any
+strategy is ever adopted in a run with no edge is at most ``alpha`` (0.05).
+Among the cuts with evidence the one that keeps the most edge wins. Grids are
+fixed in advance (they depend on the floors, not on the data), and the delta
+buckets are the quantiles of the first ``min_samples`` entries' |delta| (not
+of their outcomes), so each candidate is one process from look to look. (The
+guarantee holds within one ``window_days``: when the window rolls, the entries
+that leave it leave the processes too.)
+
 The delta prior sizes by edge, not by win rate: a bucket's multiplier is 1
-unless it holds at least ``min_band_samples`` entries whose mean edge per share
-(``won - cost``, the fee-inclusive price) differs from zero beyond doubt: the
-same score statistic, ``|t| >= critical_t(min_t, delta_buckets)``. Then it is
+unless its entries' edge per share (``won - cost``) differs from zero by the
+same evidence (a bet either way, each side one candidate). Then it is
 ``1 + 0.5 * edge / delta_edge_scale``, clipped to [0.5, 1.5] and shrunk toward 1
 by the weight: above 1 only for a bucket that made money, below 1 only for one
 that lost it. (Winning more often is not edge: a bucket of favourites bought at
@@ -45,8 +57,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
+from engine.core.pricing.vol import degenerate_iv_rv
 from engine.core.validation import check_range
 
 SIGMA = "gates.sigma.min_sigma"
@@ -64,11 +76,12 @@ class CalibratorConfig:
     window_days: float = 14.0
     min_samples: int = 30
     shrink_n: float = 30.0
-    gamma_cap_mult: float = 1.5
     sigma_step: float = 0.25
     sigma_max_raise: float = 2.0
+    band_steps: int = 16
+    gamma_steps: int = 8
     min_band_samples: int = 10
-    min_t: float = 2.0
+    alpha: float = 0.05
     delta_buckets: int = 5
     delta_edge_scale: float = 0.05
 
@@ -77,13 +90,30 @@ class CalibratorConfig:
         check_range("window_days", self.window_days, 0.01, 365.0)
         check_range("min_samples", self.min_samples, 1, 1_000_000)
         check_range("shrink_n", self.shrink_n, 0.0, 1e9)
-        check_range("gamma_cap_mult", self.gamma_cap_mult, 1.0, 10.0)
         check_range("sigma_step", self.sigma_step, 0.01, 5.0)
         check_range("sigma_max_raise", self.sigma_max_raise, 0.0, 10.0)
+        check_range("band_steps", self.band_steps, 0, 200)
+        check_range("gamma_steps", self.gamma_steps, 0, 200)
         check_range("min_band_samples", self.min_band_samples, 1, 1_000_000)
-        check_range("min_t", self.min_t, 0.0, 10.0)
+        check_range("alpha", self.alpha, 0.0, 1.0, lo_open=True, hi_open=True)
         check_range("delta_buckets", self.delta_buckets, 1, 100)
         check_range("delta_edge_scale", self.delta_edge_scale, 0.0, 1.0, lo_open=True)
+
+    def sigma_cutoffs(self, floor: float) -> np.ndarray:
+        """The candidate ``min_sigma`` values above ``floor``."""
+        top = floor + self.sigma_max_raise + 1e-9
+        return np.arange(floor + self.sigma_step, top, self.sigma_step)
+
+    def candidates(self, floors: dict[str, float]) -> int:
+        """How many candidate cuts one calibration of a strategy with these floors tests."""
+        n = 2 * self.delta_buckets
+        if SIGMA in floors:
+            n += len(self.sigma_cutoffs(floors[SIGMA]))
+        if BAND_LOW in floors and BAND_HIGH in floors:
+            n += 2 * self.band_steps
+        if GAMMA_CAP in floors:
+            n += self.gamma_steps
+        return n
 
 
 @dataclass(frozen=True)
@@ -91,7 +121,8 @@ class Outcomes:
     """Resolved entries of one strategy: one row per filled entry (arrays of equal length).
 
     ``won``; ``cost`` = the fee-inclusive entry price per share (its break-even
-    win rate); ``gamma``, ``delta``, ``iv_rv``, ``z`` as recorded at entry.
+    win rate); ``gamma``, ``delta``, ``iv_rv``, ``z`` as recorded at entry. Rows are in
+    the order the entries resolved (the evidence bets on each outcome before seeing it).
     """
 
     won: np.ndarray
@@ -185,16 +216,24 @@ def _tightest(key: str, floor: float, value: float) -> float:
     return max(floor, value) if TIGHTER[key] > 0 else min(floor, value)
 
 
-def calibrate(outcomes: Outcomes, floors: dict[str, float], cfg: CalibratorConfig) -> Calibration:
-    """Propose tighter values for the adaptive keys in ``floors`` (the strategy's own gates)."""
+def calibrate(
+    outcomes: Outcomes,
+    floors: dict[str, float],
+    cfg: CalibratorConfig,
+    *,
+    family: int | None = None,
+) -> Calibration:
+    """Propose tighter values for the adaptive keys in ``floors`` (the strategy's own gates).
+
+    ``family``: the candidate cuts of every strategy the run calibrates (the sum of
+    :meth:`CalibratorConfig.candidates`); by default this strategy's own.
+    """
     won = np.asarray(outcomes.won, dtype=bool)
     n, n_wins = len(won), int(won.sum())
-    g, d, v, z = (
-        np.abs(outcomes.gamma),
-        np.abs(outcomes.delta),
-        outcomes.iv_rv,
-        np.abs(outcomes.z),
-    )
+    g, d, z = np.abs(outcomes.gamma), np.abs(outcomes.delta), np.abs(outcomes.z)
+    # A ratio from a degenerate implied-vol solve says nothing about vol: not in any IV/RV
+    # centroid, band or evidence.
+    v = np.where(degenerate_iv_rv(outcomes.iv_rv), np.nan, outcomes.iv_rv)
     centroids = {
         "win_gamma": _mean(g[won]), "loss_gamma": _mean(g[~won]),
         "win_delta": _mean(d[won]), "loss_delta": _mean(d[~won]),
@@ -205,136 +244,149 @@ def calibrate(outcomes: Outcomes, floors: dict[str, float], cfg: CalibratorConfi
     if n < cfg.min_samples or n_wins == 0 or n_wins == n:
         return Calibration(n_wins, n - n_wins, centroids, before, dict(floors), False, None)
     weight = n / (n + cfg.shrink_n)
+    bar = evidence_bar(cfg.alpha, family or cfg.candidates(floors))
+    edge = won.astype(float) - np.asarray(outcomes.cost, dtype=float)
     proposal: dict[str, float] = {}
     if BAND_LOW in floors and BAND_HIGH in floors:
-        band = _band_proposal(floors[BAND_LOW], floors[BAND_HIGH], won, outcomes.cost, v, cfg)
-        if band is not None:
-            proposal[BAND_LOW], proposal[BAND_HIGH] = band
+        band = _band_proposal(floors[BAND_LOW], floors[BAND_HIGH], edge, v, bar, cfg)
+        proposal[BAND_LOW], proposal[BAND_HIGH] = band
     if GAMMA_CAP in floors:
-        wg, lg = centroids["win_gamma"], centroids["loss_gamma"]
-        if wg is not None and lg is not None and lg > wg:
-            cap = cfg.gamma_cap_mult * wg
-            edge = won.astype(float) - outcomes.cost
-            above = np.isfinite(g) & np.isfinite(edge) & (g > cap)
-            var = _null_var(outcomes.cost[above])
-            if _loses(edge[above].sum(), var.sum(), int(above.sum()), cfg):
-                proposal[GAMMA_CAP] = cap
+        caps = floors[GAMMA_CAP] * GAMMA_RATIO ** np.arange(1, cfg.gamma_steps + 1)
+        proposal[GAMMA_CAP] = _best_cut(floors[GAMMA_CAP], caps, edge, g, -1, bar, cfg)
     if SIGMA in floors:
-        proposal[SIGMA] = _sigma_proposal(floors[SIGMA], won, outcomes.cost, z, cfg)
+        cutoffs = cfg.sigma_cutoffs(floors[SIGMA])
+        proposal[SIGMA] = _best_cut(floors[SIGMA], cutoffs, edge, z, +1, bar, cfg)
     after = dict(floors)
     for key, value in proposal.items():
         shrunk = floors[key] + weight * (value - floors[key])
         after[key] = _tightest(key, floors[key], shrunk)
     if BAND_LOW in after and after[BAND_LOW] > after[BAND_HIGH]:
         after[BAND_LOW], after[BAND_HIGH] = floors[BAND_LOW], floors[BAND_HIGH]
-    prior = _delta_prior(d, won, outcomes.cost, weight, cfg)
+    prior = _delta_prior(d, edge, outcomes.cost, weight, bar, cfg)
     return Calibration(n_wins, n - n_wins, centroids, before, after, True, prior)
 
 
-def critical_t(min_t: float, tries: int) -> float:
-    """The t a cut must beat when it is the best of ``tries``: ``min_t``'s one-sided tail
-    probability split ``tries`` ways (Bonferroni); ``min_t`` itself for one try."""
-    if tries <= 1:
-        return min_t
-    return float(-ndtri(ndtr(-min_t) / tries))
+# The most an e-process stakes on one entry: its wealth never falls by more than half at once.
+LAMBDA_MAX = 0.5
+# Each candidate gamma cap is this times the one above it (the first: this times the floor).
+GAMMA_RATIO = 0.75
 
 
-def _null_var(cost: np.ndarray) -> np.ndarray:
-    """Variance of ``won - cost`` per entry if it had no edge (wins with probability ``cost``)."""
-    c = np.clip(cost, 1e-6, 1.0 - 1e-6)
-    return c * (1.0 - c)
+def evidence_bar(alpha: float, family: int) -> float:
+    """The log wealth a candidate's e-process must reach: ``log(family / alpha)`` (Ville's
+    inequality and a union bound over the family: with no edge, any of ``family`` candidates
+    ever gets there with probability at most ``alpha``)."""
+    return float(np.log(max(family, 1) / alpha))
 
 
-def _loses(edge_sum: float, null_var: float, n: int, cfg: CalibratorConfig, tries: int = 1) -> bool:
-    """Whether ``n`` entries whose edges (``won - cost``) sum to ``edge_sum`` lost money beyond
-    doubt: at least ``min_band_samples`` of them and a score statistic
-    ``edge_sum / sqrt(null_var)`` under ``-critical_t(min_t, tries)`` (``null_var``: the sum
-    of :func:`_null_var`; ``tries``: the candidate cuts this one was chosen from)."""
-    if n < cfg.min_band_samples or not null_var > 0.0:
+def log_wealth(x: np.ndarray) -> float:
+    """Log wealth of betting, in the order given, that ``x`` has a positive mean.
+
+    Wealth is ``prod(1 + lambda_i x_i)`` (``x_i`` in [-1, 1]); each stake ``lambda_i`` is
+    the growth-optimal fraction ``m / (v + m^2)`` for the mean ``m`` and variance ``v``
+    of the entries before ``i`` (one pseudo-entry of mean 0 and variance 0.25 shrinks the
+    first bets to nothing), clipped to [0, LAMBDA_MAX]. It never uses ``x_i`` itself, so
+    under a mean of zero or less the wealth is a non-negative (super)martingale.
+    """
+    x = np.asarray(x, dtype=float)
+    if not len(x):
+        return 0.0
+    seen = np.arange(len(x), dtype=float) + 1.0  # entries before i, plus the pseudo-entry
+    mean = np.concatenate([[0.0], np.cumsum(x)[:-1]]) / seen
+    resid = np.concatenate([[0.0], np.cumsum((x - mean) ** 2)[:-1]])
+    var = (0.25 + resid) / seen
+    lam = np.clip(mean / (var + mean**2), 0.0, LAMBDA_MAX)
+    return float(np.sum(np.log1p(lam * x)))
+
+
+def _loses(edge: np.ndarray, bar: float, cfg: CalibratorConfig) -> bool:
+    """Whether entries with these edges (``won - cost``, in resolution order) lost money beyond
+    doubt: at least ``min_band_samples`` of them, a net loss, and a bet on their losing worth
+    ``bar`` (the first two only ever make the test stricter)."""
+    if len(edge) < cfg.min_band_samples or not edge.sum() < 0.0:
         return False
-    return bool(edge_sum / np.sqrt(null_var) < -critical_t(cfg.min_t, tries))
+    return log_wealth(-edge) >= bar
+
+
+def _best_cut(
+    floor: float,
+    cuts: np.ndarray,
+    edge: np.ndarray,
+    x: np.ndarray,
+    sense: int,
+    bar: float,
+    cfg: CalibratorConfig,
+) -> float:
+    """The cut among ``cuts`` with evidence that keeps the most edge, else ``floor``.
+
+    ``sense`` +1: the gate keeps ``x >= cut`` (min_sigma); -1: it keeps ``x <= cut``
+    (the gamma leash). Entries the floor already refuses are not counted.
+    """
+    ok = np.isfinite(edge) & np.isfinite(x) & (sense * x >= sense * floor)
+    x, edge = x[ok], edge[ok]
+    best, best_kept = floor, edge.sum()
+    for cut in cuts:
+        dropped = sense * x < sense * cut
+        if not _loses(edge[dropped], bar, cfg):
+            continue
+        kept = edge[~dropped].sum()
+        if kept > best_kept:
+            best, best_kept = float(cut), kept
+    return best
+
+
+def band_grid(low: float, high: float, steps: int) -> np.ndarray:
+    """``steps`` candidate band edges strictly inside (low, high): evenly spaced in log, or
+    linearly when ``low`` is 0."""
+    if steps <= 0 or not high > low:
+        return np.empty(0)
+    space = np.geomspace if low > 0 else np.linspace
+    return space(low, high, steps + 2)[1:-1]
 
 
 def _band_proposal(
     floor_low: float,
     floor_high: float,
-    won: np.ndarray,
-    cost: np.ndarray,
+    edge: np.ndarray,
     v: np.ndarray,
+    bar: float,
     cfg: CalibratorConfig,
-) -> tuple[float, float] | None:
-    """The IV/RV band inside the floor band that keeps the most edge (``won - cost`` summed).
-
-    Candidate edges are the entries' own IV/RV values (every 2.5 % of them, the low
-    edge below the median, the high one above); a cut must drop at least
-    ``min_band_samples`` entries to count, and no cut keeps the floor band.
-    """
-    edge = won.astype(float) - cost
+) -> tuple[float, float]:
+    """The IV/RV band inside the floor band that keeps the most edge: each edge a grid point
+    whose cut (the entries under it, or over it) lost money beyond doubt, or the floor's."""
     ok = np.isfinite(v) & np.isfinite(edge) & (v >= floor_low) & (v <= floor_high)
-    v, edge, cost = v[ok], edge[ok], cost[ok]
-    if len(v) < 2 * cfg.min_band_samples:
-        return None
-    order = np.argsort(v)
-    v, edge, cost = v[order], edge[order], cost[order]
-    cum = np.concatenate([[0.0], np.cumsum(edge)])  # cum[i] = edge of the i lowest entries
-    var = np.concatenate([[0.0], np.cumsum(_null_var(cost))])
-    n, m = len(v), cfg.min_band_samples
-    lows = [0] + list(range(m, n // 2 + 1, max(1, n // 40)))
-    highs = [n] + list(range(n - m, n // 2 - 1, -max(1, n // 40)))
-    best = (cum[n] - cum[0], 0, n)
-    tries = len(lows) + len(highs) - 2  # every candidate edge but "keep the floor"
-    for i in lows:
-        if i and not _loses(cum[i], var[i], i, cfg, tries):
-            continue
-        for j in highs:
-            if j < n and not _loses(cum[n] - cum[j], var[n] - var[j], n - j, cfg, tries):
-                continue
-            if j > i and cum[j] - cum[i] > best[0]:
-                best = (cum[j] - cum[i], i, j)
-    _, i, j = best
-    low = floor_low if i == 0 else float(v[i])
-    high = floor_high if j == n else float(v[j - 1])
-    return low, high
-
-
-def _sigma_proposal(
-    floor: float, won: np.ndarray, cost: np.ndarray, z: np.ndarray, cfg: CalibratorConfig
-) -> float:
-    """The cut-off t in [floor, floor + sigma_max_raise] that keeps the most edge.
-
-    Each entry's edge is ``won - cost`` (payout minus the fee-inclusive price per
-    share); raising min_sigma to t drops the entries with |z| < t. A cut-off is
-    only considered when at least ``min_band_samples`` entries fall below it.
-    """
-    edge = won.astype(float) - cost
-    ok = np.isfinite(edge) & np.isfinite(z) & (z >= floor)
-    z, edge, var = z[ok], edge[ok], _null_var(cost[ok])
-    best, best_kept = floor, edge.sum()
-    cutoffs = np.arange(floor + cfg.sigma_step, floor + cfg.sigma_max_raise + 1e-9, cfg.sigma_step)
-    for t in cutoffs:
-        dropped = z < t
-        n_dropped = int(dropped.sum())
-        if not _loses(edge[dropped].sum(), var[dropped].sum(), n_dropped, cfg, len(cutoffs)):
-            continue
-        kept = edge[~dropped].sum()
-        if kept > best_kept:
-            best, best_kept = float(t), kept
-    return best
+    v, edge = v[ok], edge[ok]
+    grid = band_grid(floor_low, floor_high, cfg.band_steps)
+    lows = [floor_low] + [float(c) for c in grid if _loses(edge[v < c], bar, cfg)]
+    highs = [floor_high] + [float(c) for c in grid if _loses(edge[v > c], bar, cfg)]
+    best = (edge.sum(), floor_low, floor_high)
+    for low in lows:
+        for high in highs:
+            kept = edge[(v >= low) & (v <= high)].sum()
+            if high > low and kept > best[0]:
+                best = (kept, low, high)
+    return best[1], best[2]
 
 
 def _delta_prior(
-    d: np.ndarray, won: np.ndarray, cost: np.ndarray, weight: float, cfg: CalibratorConfig
+    d: np.ndarray,
+    edge: np.ndarray,
+    cost: np.ndarray,
+    weight: float,
+    bar: float,
+    cfg: CalibratorConfig,
 ) -> DeltaPrior | None:
-    """Multipliers for ``delta_buckets`` quantile buckets of |delta| (see the module's notes);
-    None when no bucket's edge per share differs from zero beyond doubt."""
-    edge = won.astype(float) - np.asarray(cost, dtype=float)
+    """Multipliers for ``delta_buckets`` buckets of |delta| (see the module's notes); None when
+    no bucket's edge per share differs from zero beyond doubt."""
+    cost = np.asarray(cost, dtype=float)
     ok = np.isfinite(d) & np.isfinite(edge)
-    d, edge, cost = d[ok], edge[ok], np.asarray(cost, dtype=float)[ok]
-    if not len(d):
+    d, edge, cost = d[ok], edge[ok], cost[ok]
+    if len(d) < cfg.min_samples:
         return None
-    bounds = np.unique(np.quantile(d, np.arange(1, cfg.delta_buckets) / cfg.delta_buckets))
+    # Bucket edges from the first entries' |delta| only: the same buckets at every later look.
+    first = d[: cfg.min_samples]
+    bounds = np.unique(np.quantile(first, np.arange(1, cfg.delta_buckets) / cfg.delta_buckets))
     idx = np.searchsorted(bounds, d, side="right")
-    bar = critical_t(cfg.min_t, len(bounds) + 1)
     mults, means, ses, counts = [], [], [], []
     for b in range(len(bounds) + 1):
         e, c = edge[idx == b], cost[idx == b]
@@ -342,9 +394,12 @@ def _delta_prior(
         mean = float(e.mean()) if n else 0.0
         se = float(np.sqrt(_null_var(c).sum()) / n) if n else 0.0
         mult = 1.0
-        if n >= cfg.min_band_samples and se > 0 and abs(mean) >= bar * se:
-            raw = min(max(1.0 + 0.5 * mean / cfg.delta_edge_scale, 0.5), 1.5)
-            mult = 1.0 + weight * (raw - 1.0)
+        if n >= cfg.min_band_samples:
+            won_more = mean > 0 and log_wealth(e) >= bar
+            lost_more = mean < 0 and log_wealth(-e) >= bar
+            if won_more or lost_more:
+                raw = min(max(1.0 + 0.5 * mean / cfg.delta_edge_scale, 0.5), 1.5)
+                mult = 1.0 + weight * (raw - 1.0)
         mults.append(mult)
         means.append(mean)
         ses.append(se)
@@ -355,6 +410,12 @@ def _delta_prior(
         tuple(float(x) for x in bounds), tuple(mults), tuple(means), tuple(ses), tuple(counts),
         float(weight),
     )  # fmt: skip
+
+
+def _null_var(cost: np.ndarray) -> np.ndarray:
+    """Variance of ``won - cost`` per entry if it had no edge (wins with probability ``cost``)."""
+    c = np.clip(cost, 1e-6, 1.0 - 1e-6)
+    return c * (1.0 - c)
 
 
 def tighten(floors: dict[str, float], calibrated: dict[str, float]) -> dict[str, float]:

@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from engine.core.frame import SignalFrame
-from engine.core.validation import check_order, check_range
+from engine.core.validation import check_declared, check_order, tunable
 
 EPS = 1e-9
 
@@ -29,10 +29,17 @@ class Gate(Protocol):
 class SigmaGate:
     """Fire only on statistically meaningful moves: ``|z| >= min_sigma``."""
 
-    min_sigma: float = 1.5
+    min_sigma: float = tunable(
+        1.5,
+        lo=0.0,
+        hi=10.0,
+        unit="sigma",
+        writers="all",
+        description="fire only when |z| >= min_sigma",
+    )
 
     def __post_init__(self) -> None:
-        check_range("min_sigma", self.min_sigma, 0.0, 10.0)
+        check_declared(self)
 
     def check(self, frame: SignalFrame) -> tuple[np.ndarray, np.ndarray]:
         value = np.abs(frame.z)
@@ -43,12 +50,25 @@ class SigmaGate:
 class DeadZoneGate:
     """Skip coin flips: entries priced within ``[low, high]`` (inclusive) are rejected."""
 
-    low: float = 0.42
-    high: float = 0.58
+    low: float = tunable(
+        0.42,
+        lo=0.0,
+        hi=1.0,
+        unit="probability",
+        writers="all",
+        description="skip entries priced in [low, high]",
+    )
+    high: float = tunable(
+        0.58,
+        lo=0.0,
+        hi=1.0,
+        unit="probability",
+        writers="all",
+        description="skip entries priced in [low, high]",
+    )
 
     def __post_init__(self) -> None:
-        check_range("low", self.low, 0.0, 1.0)
-        check_range("high", self.high, 0.0, 1.0)
+        check_declared(self)
         check_order("low", self.low, "high", self.high)
 
     def check(self, frame: SignalFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -60,10 +80,18 @@ class DeadZoneGate:
 class MaxOddsGate:
     """A per-strategy cap on the entry price: pass when ``price <= max_price``."""
 
-    max_price: float = 0.85
+    max_price: float = tunable(
+        0.85,
+        lo=0.0,
+        hi=1.0,
+        lo_open=True,
+        unit="probability",
+        writers="all",
+        description="no entry priced above max_price",
+    )
 
     def __post_init__(self) -> None:
-        check_range("max_price", self.max_price, 0.0, 1.0, lo_open=True)
+        check_declared(self)
 
     def check(self, frame: SignalFrame) -> tuple[np.ndarray, np.ndarray]:
         return frame.price <= self.max_price + EPS, frame.price
@@ -73,10 +101,18 @@ class MaxOddsGate:
 class MinOddsGate:
     """A per-strategy floor on the entry price: pass when ``price >= min_price``."""
 
-    min_price: float = 0.05
+    min_price: float = tunable(
+        0.05,
+        lo=0.0,
+        hi=1.0,
+        hi_open=True,
+        unit="probability",
+        writers="all",
+        description="no entry priced below min_price",
+    )
 
     def __post_init__(self) -> None:
-        check_range("min_price", self.min_price, 0.0, 1.0, hi_open=True)
+        check_declared(self)
 
     def check(self, frame: SignalFrame) -> tuple[np.ndarray, np.ndarray]:
         return frame.price >= self.min_price - EPS, frame.price
@@ -86,10 +122,17 @@ class MinOddsGate:
 class MinEdgeGate:
     """Pass when the edge after the taker fee, ``fair - price - fee``, is ``>= min_edge``."""
 
-    min_edge: float = 0.02
+    min_edge: float = tunable(
+        0.02,
+        lo=-1.0,
+        hi=1.0,
+        unit="probability",
+        writers="all",
+        description="fair - ask - taker fee per share must reach min_edge",
+    )
 
     def __post_init__(self) -> None:
-        check_range("min_edge", self.min_edge, -1.0, 1.0)
+        check_declared(self)
 
     def check(self, frame: SignalFrame) -> tuple[np.ndarray, np.ndarray]:
         return frame.edge >= self.min_edge - EPS, frame.edge
@@ -99,12 +142,25 @@ class MinEdgeGate:
 class VolBandGate:
     """Pass when the implied-to-realized vol ratio IV/RV is within ``[low, high]``."""
 
-    low: float = 0.5
-    high: float = 2.0
+    low: float = tunable(
+        0.5,
+        lo=0.0,
+        hi=100.0,
+        unit="ratio",
+        writers="all",
+        description="IV/RV must be within [low, high]",
+    )
+    high: float = tunable(
+        2.0,
+        lo=0.0,
+        hi=100.0,
+        unit="ratio",
+        writers="all",
+        description="IV/RV must be within [low, high]",
+    )
 
     def __post_init__(self) -> None:
-        check_range("low", self.low, 0.0, 100.0)
-        check_range("high", self.high, 0.0, 100.0)
+        check_declared(self)
         check_order("low", self.low, "high", self.high)
 
     def check(self, frame: SignalFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -116,10 +172,18 @@ class VolBandGate:
 class GammaLeashGate:
     """Pass when ``|gamma_1pct| <= cap``: no entries where a 1 % move flips the price most."""
 
-    cap: float = 20.0
+    cap: float = tunable(
+        20.0,
+        lo=0.0,
+        hi=1e6,
+        lo_open=True,
+        unit="per 1% move",
+        writers="all",
+        description="|gamma_1pct| <= cap",
+    )
 
     def __post_init__(self) -> None:
-        check_range("cap", self.cap, 0.0, 1e6, lo_open=True)
+        check_declared(self)
 
     def check(self, frame: SignalFrame) -> tuple[np.ndarray, np.ndarray]:
         v = np.abs(frame.gamma_1pct)
@@ -130,12 +194,25 @@ class GammaLeashGate:
 class TimeToExpiryGate:
     """Pass when the fraction of the window already elapsed is within ``[min_elapsed, max_elapsed]``."""
 
-    min_elapsed: float = 0.0
-    max_elapsed: float = 1.0
+    min_elapsed: float = tunable(
+        0.0,
+        lo=0.0,
+        hi=1.0,
+        unit="fraction",
+        writers="all",
+        description="elapsed fraction of the window within [min_elapsed, max_elapsed]",
+    )
+    max_elapsed: float = tunable(
+        1.0,
+        lo=0.0,
+        hi=1.0,
+        unit="fraction",
+        writers="all",
+        description="elapsed fraction of the window within [min_elapsed, max_elapsed]",
+    )
 
     def __post_init__(self) -> None:
-        check_range("min_elapsed", self.min_elapsed, 0.0, 1.0)
-        check_range("max_elapsed", self.max_elapsed, 0.0, 1.0)
+        check_declared(self)
         check_order("min_elapsed", self.min_elapsed, "max_elapsed", self.max_elapsed)
 
     def check(self, frame: SignalFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -147,10 +224,17 @@ class TimeToExpiryGate:
 class LiquidityGate:
     """Pass when the book holds at least ``min_depth_usd`` within two ticks of the best ask."""
 
-    min_depth_usd: float = 10.0
+    min_depth_usd: float = tunable(
+        10.0,
+        lo=0.0,
+        hi=1e9,
+        unit="USD",
+        writers="all",
+        description="USD of asks within two ticks of the best ask",
+    )
 
     def __post_init__(self) -> None:
-        check_range("min_depth_usd", self.min_depth_usd, 0.0, 1e9)
+        check_declared(self)
 
     def check(self, frame: SignalFrame) -> tuple[np.ndarray, np.ndarray]:
         return frame.depth_usd >= self.min_depth_usd - EPS, frame.depth_usd
@@ -160,12 +244,25 @@ class LiquidityGate:
 class StalenessGate:
     """Pass when the token's book and the symbol's spot are at most this old (seconds)."""
 
-    max_book_age_s: float = 5.0
-    max_spot_age_s: float = 5.0
+    max_book_age_s: float = tunable(
+        5.0,
+        lo=0.0,
+        hi=3600.0,
+        unit="s",
+        writers="all",
+        description="the book must be at most this old",
+    )
+    max_spot_age_s: float = tunable(
+        5.0,
+        lo=0.0,
+        hi=3600.0,
+        unit="s",
+        writers="all",
+        description="spot must be at most this old",
+    )
 
     def __post_init__(self) -> None:
-        check_range("max_book_age_s", self.max_book_age_s, 0.0, 3600.0)
-        check_range("max_spot_age_s", self.max_spot_age_s, 0.0, 3600.0)
+        check_declared(self)
 
     def check(self, frame: SignalFrame) -> tuple[np.ndarray, np.ndarray]:
         book, spot = frame.book_age_s, frame.spot_age_s
@@ -177,10 +274,17 @@ class StalenessGate:
 class SignalAgeGate:
     """Pass when an external signal (a leader's trade, a headline) is at most ``max_age_s`` old."""
 
-    max_age_s: float = 10.0
+    max_age_s: float = tunable(
+        10.0,
+        lo=0.0,
+        hi=86400.0,
+        unit="s",
+        writers="all",
+        description="an external signal must be at most this old",
+    )
 
     def __post_init__(self) -> None:
-        check_range("max_age_s", self.max_age_s, 0.0, 86_400.0)
+        check_declared(self)
 
     def check(self, frame: SignalFrame) -> tuple[np.ndarray, np.ndarray]:
         return frame.age_s <= self.max_age_s + EPS, frame.age_s
@@ -190,10 +294,17 @@ class SignalAgeGate:
 class SlippageGate:
     """Pass when the ask is at most ``max_slippage`` above the signal's price (the leader's fill)."""
 
-    max_slippage: float = 0.02
+    max_slippage: float = tunable(
+        0.02,
+        lo=0.0,
+        hi=1.0,
+        unit="probability",
+        writers="all",
+        description="ask - signal price <= max_slippage",
+    )
 
     def __post_init__(self) -> None:
-        check_range("max_slippage", self.max_slippage, 0.0, 1.0)
+        check_declared(self)
 
     def check(self, frame: SignalFrame) -> tuple[np.ndarray, np.ndarray]:
         v = frame.price - frame.ref_price
@@ -204,10 +315,17 @@ class SlippageGate:
 class ArbProfitGate:
     """Pass legs whose group's profit per share set, after fees, is at least ``min_profit``."""
 
-    min_profit: float = 0.01
+    min_profit: float = tunable(
+        0.01,
+        lo=0.0,
+        hi=1.0,
+        unit="USD per share set",
+        writers="all",
+        description="1 - sum(ask + fee) must reach min_profit",
+    )
 
     def __post_init__(self) -> None:
-        check_range("min_profit", self.min_profit, 0.0, 1.0)
+        check_declared(self)
 
     def check(self, frame: SignalFrame) -> tuple[np.ndarray, np.ndarray]:
         return frame.group_profit >= self.min_profit - EPS, frame.group_profit
@@ -250,10 +368,18 @@ def reject_broken_groups(frame: SignalFrame) -> None:
 class RealizedVolGate:
     """Pass when realized vol (annualised) is at most ``max_sigma``: entries that want stillness."""
 
-    max_sigma: float = 0.8
+    max_sigma: float = tunable(
+        0.8,
+        lo=0.0,
+        hi=10.0,
+        lo_open=True,
+        unit="annualised",
+        writers="all",
+        description="realized vol at most max_sigma",
+    )
 
     def __post_init__(self) -> None:
-        check_range("max_sigma", self.max_sigma, 0.0, 10.0, lo_open=True)
+        check_declared(self)
 
     def check(self, frame: SignalFrame) -> tuple[np.ndarray, np.ndarray]:
         return frame.sigma <= self.max_sigma + EPS, frame.sigma
@@ -263,10 +389,17 @@ class RealizedVolGate:
 class ConfidenceGate:
     """Pass when a classifier's confidence is at least ``min_confidence``."""
 
-    min_confidence: float = 0.5
+    min_confidence: float = tunable(
+        0.5,
+        lo=0.0,
+        hi=1.0,
+        unit="probability",
+        writers="all",
+        description="classifier confidence at least min_confidence",
+    )
 
     def __post_init__(self) -> None:
-        check_range("min_confidence", self.min_confidence, 0.0, 1.0)
+        check_declared(self)
 
     def check(self, frame: SignalFrame) -> tuple[np.ndarray, np.ndarray]:
         return frame.confidence >= self.min_confidence - EPS, frame.confidence

@@ -337,7 +337,12 @@ def implied_vol(
     exp(rT))`` (call) or ``-ndtri(price exp(rT))`` (put), in the
     cancellation-free form. Returns NaN where no sigma reproduces the
     price (outside ``[0, exp(-rT)]``, beyond the extremum, ``T <= 0``) and
-    0 where only ``sigma = 0`` does. ``S``, ``K`` must be > 0.
+    0 where only ``sigma = 0`` does and small sigmas come arbitrarily close
+    (off the strike: the call at ``exp(-rT)`` in the money, at 0 out of it).
+    At the strike (``x = 0``) the call at ``exp(-rT)`` and the put at 0 are
+    NaN too: only the tie rule at ``sigma = 0`` exactly gives them (Up wins
+    ties), every ``sigma > 0`` prices the call under ``exp(-rT)/2``, so no
+    volatility explains them. ``S``, ``K`` must be > 0.
     """
     sign = _kind_sign(kind)
     price, S, K, T, r, q = (_as_float(a) for a in (price, S, K, T, r, q))
@@ -354,7 +359,8 @@ def implied_vol(
         s = np.sqrt(d2 * d2 + 2.0 * x)  # NaN beyond the extremum: no real root
         t = s - d2  # > 0 without cancellation where d2 <= 0
         w = np.where(d2 > 0.0, 2.0 * x / (d2 + s), np.where(x < 0.0, -2.0 * x / t, t))
-        # x < 0 caps d2 below 0; x == 0 needs d2 < 0, or the deterministic price (d2 = inf).
-        no_root = ((d2 > 0.0) & (x < 0.0)) | ((x == 0.0) & (d2 >= 0.0) & (d2 < np.inf))
+        # x < 0 caps d2 below 0; x == 0 needs d2 < 0 (d2 = inf there is the tie rule's price
+        # at sigma = 0 alone, no limit of sigma > 0: no root either).
+        no_root = ((d2 > 0.0) & (x < 0.0)) | ((x == 0.0) & (d2 >= 0.0))
         sigma = w / np.sqrt(T)
         return np.where(no_root | ~np.isfinite(sigma), np.nan, sigma)

@@ -21,7 +21,15 @@ from engine.core.pricing.binary import (
     _require_positive,
 )
 
-__all__ = ["EwmaVol", "garman_klass", "iv_rv_ratio", "parkinson", "sigma_move"]
+__all__ = [
+    "IV_RV_SANE",
+    "EwmaVol",
+    "degenerate_iv_rv",
+    "garman_klass",
+    "iv_rv_ratio",
+    "parkinson",
+    "sigma_move",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -166,6 +174,32 @@ def iv_rv_ratio(iv: ArrayLike, rv: ArrayLike) -> FloatArray:
     iv, rv = _as_float(iv), _as_float(rv)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(np.where(rv > 0.0, iv / rv, np.nan))
+
+
+# IV/RV a market's price can honestly mean: implied vol within 20x either way of realized.
+# Outside it the number comes from a degenerate solve, not from the book's view of vol.
+IV_RV_SANE = (0.05, 20.0)
+
+
+def degenerate_iv_rv(iv_rv: ArrayLike) -> NDArray[np.bool_]:
+    """True where an IV/RV ratio comes from a degenerate implied-vol solve: outside
+    :data:`IV_RV_SANE`, ``[0.05, 20]`` (``inf`` included); NaN (no solve at all) is False.
+
+    Why: a binary's price stops depending on vol near expiry and deep in or out of the
+    money (vega -> 0), and asks are quoted in 0.01 ticks, so a tick or two of price turns
+    into an implied vol of almost 0 or of thousands of percent: IV/RV of 0.01 or 10,000 in
+    the ledger. The solve that hit its bound (``sigma = 0``, the price at its deterministic
+    limit) gives IV/RV 0 and is flagged too. No market prices vol at 1/20 or 20x what it
+    realises over minutes, so values outside the range say nothing about the book's view
+    of vol; readers (the Greeks page) show them apart and leave them out of averages. The
+    rule reads the ratio alone, so it applies wherever the ratio is stored; the time left
+    is not part of it: the strategies stop 10-15 s before expiry, and there a sane ratio is
+    as good as any other.
+    """
+    v = _as_float(iv_rv)
+    lo, hi = IV_RV_SANE
+    with np.errstate(invalid="ignore"):
+        return np.asarray(~np.isnan(v) & ~((v >= lo) & (v <= hi)))
 
 
 class EwmaVolArray:

@@ -19,7 +19,7 @@ from engine.core.fees import fee_per_share
 from engine.core.frame import SignalFrame
 from engine.core.gates import reject_broken_groups
 from engine.core.pricing import gamma_norm
-from engine.core.validation import check_range
+from engine.core.validation import check_declared, tunable
 
 
 @dataclass(frozen=True)
@@ -61,10 +61,18 @@ class KellySizer:
     Fractional Kelly (``kelly_fraction`` < 1) because ``fair`` is an estimate.
     """
 
-    kelly_fraction: float = 0.25
+    kelly_fraction: float = tunable(
+        0.25,
+        lo=0.0,
+        hi=1.0,
+        lo_open=True,
+        unit="fraction",
+        writers="governor",
+        description="stake = bankroll x kelly_fraction x f*",
+    )
 
     def __post_init__(self) -> None:
-        check_range("kelly_fraction", self.kelly_fraction, 0.0, 1.0, lo_open=True)
+        check_declared(self)
 
     def size(self, frame: SignalFrame, stake: np.ndarray, ctx: SizingContext) -> np.ndarray:
         effective_price = frame.price + fee_per_share(frame.price, frame.fee_rate)
@@ -76,11 +84,19 @@ class KellySizer:
 class FixedStake:
     """A fixed USD stake per candidate, scaled by ``confidence`` when ``by_confidence``."""
 
-    stake: float = 10.0
+    stake: float = tunable(
+        10.0,
+        lo=0.0,
+        hi=1e7,
+        lo_open=True,
+        unit="USD",
+        writers="governor",
+        description="a fixed stake per candidate",
+    )
     by_confidence: bool = False
 
     def __post_init__(self) -> None:
-        check_range("stake", self.stake, 0.0, 1e7, lo_open=True)
+        check_declared(self)
 
     def size(self, frame: SignalFrame, stake: np.ndarray, ctx: SizingContext) -> np.ndarray:
         base = np.full(len(frame), self.stake)
@@ -98,12 +114,25 @@ class DeltaPrior:
     a row without evidence (multiplier 1) keeps its stake whatever the band.
     """
 
-    min_mult: float = 0.5
-    max_mult: float = 1.5
+    min_mult: float = tunable(
+        0.5,
+        lo=0.5,
+        hi=1.0,
+        unit="multiplier",
+        writers="governor",
+        description="lowest delta-prior multiplier",
+    )
+    max_mult: float = tunable(
+        1.5,
+        lo=1.0,
+        hi=1.5,
+        unit="multiplier",
+        writers="governor",
+        description="highest delta-prior multiplier",
+    )
 
     def __post_init__(self) -> None:
-        check_range("min_mult", self.min_mult, 0.5, 1.0)
-        check_range("max_mult", self.max_mult, 1.0, 1.5)
+        check_declared(self)
 
     def size(self, frame: SignalFrame, stake: np.ndarray, ctx: SizingContext) -> np.ndarray:
         if ctx.delta_prior is None:
@@ -132,12 +161,27 @@ class RegimeFactor:
 class StakeCap:
     """Cap each stake at ``max_stake`` USD and at ``max_bankroll_fraction`` of the bankroll."""
 
-    max_stake: float = 25.0
-    max_bankroll_fraction: float = 0.05
+    max_stake: float = tunable(
+        25.0,
+        lo=0.0,
+        hi=1e7,
+        lo_open=True,
+        unit="USD",
+        writers="governor",
+        description="cap on one stake",
+    )
+    max_bankroll_fraction: float = tunable(
+        0.05,
+        lo=0.0,
+        hi=1.0,
+        lo_open=True,
+        unit="fraction",
+        writers="governor",
+        description="cap on one stake as a fraction of the bankroll",
+    )
 
     def __post_init__(self) -> None:
-        check_range("max_stake", self.max_stake, 0.0, 1e7, lo_open=True)
-        check_range("max_bankroll_fraction", self.max_bankroll_fraction, 0.0, 1.0, lo_open=True)
+        check_declared(self)
 
     def size(self, frame: SignalFrame, stake: np.ndarray, ctx: SizingContext) -> np.ndarray:
         cap = min(self.max_stake, self.max_bankroll_fraction * max(ctx.bankroll, 0.0))
@@ -151,12 +195,27 @@ class ExposureCap:
     Rows are filled in order, so two candidates on one market share its room.
     """
 
-    max_per_market: float = 50.0
-    max_per_strategy: float = 250.0
+    max_per_market: float = tunable(
+        50.0,
+        lo=0.0,
+        hi=1e9,
+        lo_open=True,
+        unit="USD",
+        writers="governor",
+        description="open exposure per market",
+    )
+    max_per_strategy: float = tunable(
+        250.0,
+        lo=0.0,
+        hi=1e9,
+        lo_open=True,
+        unit="USD",
+        writers="governor",
+        description="open exposure per strategy",
+    )
 
     def __post_init__(self) -> None:
-        check_range("max_per_market", self.max_per_market, 0.0, 1e9, lo_open=True)
-        check_range("max_per_strategy", self.max_per_strategy, 0.0, 1e9, lo_open=True)
+        check_declared(self)
 
     def size(self, frame: SignalFrame, stake: np.ndarray, ctx: SizingContext) -> np.ndarray:
         out = np.zeros(len(frame))
@@ -179,12 +238,25 @@ class VenueRounding:
     ``min_shares``: shares an order must reach (5 for resting orders).
     """
 
-    min_notional: float = 1.0
-    min_shares: float = 0.0
+    min_notional: float = tunable(
+        1.0,
+        lo=0.0,
+        hi=1e6,
+        unit="USD",
+        writers="human",
+        description="the venue's minimum marketable order",
+    )
+    min_shares: float = tunable(
+        0.0,
+        lo=0.0,
+        hi=1e6,
+        unit="shares",
+        writers="human",
+        description="the venue's minimum order size",
+    )
 
     def __post_init__(self) -> None:
-        check_range("min_notional", self.min_notional, 0.0, 1e6)
-        check_range("min_shares", self.min_shares, 0.0, 1e6)
+        check_declared(self)
 
     def size(self, frame: SignalFrame, stake: np.ndarray, ctx: SizingContext) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -197,29 +269,140 @@ class VenueRounding:
 
 @dataclass(frozen=True)
 class ArbSizer:
-    """Equal shares on every leg of a group, within the best-level depth of every leg.
+    """One share count for every leg of a group: the most the group's every limit allows.
 
-    Shares per leg = min(best-ask size over the legs, ``max_stake`` / sum of the
-    legs' asks); each leg's stake is those shares at its ask.
+    Shares per leg = the lowest of: the best-ask size of every leg; ``max_stake`` and
+    ``max_bankroll_fraction`` x bankroll over the group's cost (sum of the legs' asks), as
+    StakeCap caps one stake; what is left of the bankroll; and the open-exposure room of
+    ExposureCap: ``max_per_strategy`` for the group's cost, ``max_per_market`` for the legs
+    the group has in each market (both legs of an Up/Down pair are one market). Groups are
+    filled in row order and share the bankroll and the rooms, as ExposureCap's rows do. A
+    limit scales the whole group: a group that cannot buy 0.01 share of every leg gets
+    nothing (``sizer.arb``), and no group at all on a bankroll <= 0. Each leg's stake is
+    those shares at its ask (fees on top, as everywhere). The stake so far is not read:
+    this sizer starts the chain.
     """
 
-    max_stake: float = 50.0
+    max_stake: float = tunable(
+        50.0,
+        lo=0.0,
+        hi=1e7,
+        lo_open=True,
+        unit="USD",
+        writers="governor",
+        description="cap on the cost of one arb",
+    )
+    max_bankroll_fraction: float = tunable(
+        0.05,
+        lo=0.0,
+        hi=1.0,
+        lo_open=True,
+        unit="fraction",
+        writers="governor",
+        description="cap on the cost of one arb as a fraction of the bankroll",
+    )
+    max_per_market: float = tunable(
+        50.0,
+        lo=0.0,
+        hi=1e9,
+        lo_open=True,
+        unit="USD",
+        writers="governor",
+        description="open exposure per market, with the arb's legs there",
+    )
+    max_per_strategy: float = tunable(
+        250.0,
+        lo=0.0,
+        hi=1e9,
+        lo_open=True,
+        unit="USD",
+        writers="governor",
+        description="open exposure per strategy, with the whole arb",
+    )
 
     def __post_init__(self) -> None:
-        check_range("max_stake", self.max_stake, 0.0, 1e7, lo_open=True)
+        check_declared(self)
 
     def size(self, frame: SignalFrame, stake: np.ndarray, ctx: SizingContext) -> np.ndarray:
+        out = np.zeros(len(frame))
+        bankroll = max(ctx.bankroll, 0.0)
         grouped, inverse, n = frame.groups()
         live = grouped & frame.accepted
-        if not live.any():
-            return np.zeros(len(frame))
-        cost = np.bincount(inverse[live], weights=frame.price[live], minlength=n)
+        if bankroll <= 0.0 or not live.any():
+            return out
+        rows = np.flatnonzero(live)
+        g = inverse[rows]
+        cost = np.bincount(g, weights=frame.price[rows], minlength=n)
         depth = np.full(n, np.inf)
-        np.minimum.at(depth, inverse[live], frame.ask_size[live])
+        np.minimum.at(depth, g, frame.ask_size[rows])
+        cap = min(self.max_stake, self.max_bankroll_fraction * bankroll)
         with np.errstate(divide="ignore", invalid="ignore"):
-            shares = np.minimum(depth, self.max_stake / cost)
-        shares = np.floor(np.nan_to_num(shares, posinf=0.0) * 100 + 1e-9) / 100
-        return np.where(live, shares[inverse] * frame.price, 0.0)
+            limit = np.minimum(depth, cap / cost)  # per group, before the shared rooms
+        # Each group's legs (row order), groups taken in the order of their first leg.
+        order = rows[np.argsort(g, kind="stable")]
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(g, minlength=n))])
+        present, first = np.unique(g, return_index=True)
+        used_market = dict(ctx.exposure_by_market)
+        room_strategy = self.max_per_strategy - ctx.exposure_by_strategy.get(frame.strategy, 0.0)
+        room_bankroll = bankroll
+        for k in present[np.argsort(first)].tolist():
+            if not cost[k] > 0.0:  # NaN or no price: nothing to size on
+                continue
+            legs = order[bounds[k] : bounds[k + 1]]
+            in_market: dict[str, float] = {}
+            for m, p in zip(
+                frame.market_id[legs].tolist(), frame.price[legs].tolist(), strict=True
+            ):
+                in_market[m] = in_market.get(m, 0.0) + p
+            shares = min(limit[k], room_strategy / cost[k], room_bankroll / cost[k])
+            for m, p in in_market.items():
+                shares = min(shares, (self.max_per_market - used_market.get(m, 0.0)) / p)
+            shares = float(_floor_cents(np.nan_to_num(np.float64(shares), posinf=0.0)))
+            if not shares > 0.0:
+                continue
+            out[legs] = shares * frame.price[legs]
+            for m, p in in_market.items():
+                used_market[m] = used_market.get(m, 0.0) + shares * p
+            room_strategy -= shares * cost[k]
+            room_bankroll -= shares * cost[k]
+        return out
+
+
+@dataclass(frozen=True)
+class ArbVenueRounding(VenueRounding):
+    """VenueRounding for arb groups: one 0.01-share count per group, every leg at the minimums.
+
+    A group's count is the lowest over its legs of the whole 0.01 shares its stake buys (the
+    count ArbSizer gave every leg; lower only where a sizer after it trimmed one leg), so the
+    legs never drift apart by a rounding. If any leg is rejected or, at that count, is under
+    ``min_shares`` or ``min_notional``, every leg of the group gets 0: the venue's minimums
+    are checked on the whole set before any leg is submitted. Rows outside a group are
+    rounded as VenueRounding rounds them.
+    """
+
+    def size(self, frame: SignalFrame, stake: np.ndarray, ctx: SizingContext) -> np.ndarray:
+        out = super().size(frame, stake, ctx)
+        grouped, inverse, n = frame.groups()
+        if not n:
+            return out
+        with np.errstate(divide="ignore", invalid="ignore"):
+            leg_shares = _floor_cents(np.nan_to_num(stake / frame.price, posinf=0.0, neginf=0.0))
+        live = grouped & frame.accepted & (stake > 0.0)
+        g = inverse[grouped]
+        count = np.full(n, np.inf)
+        np.minimum.at(count, g, np.where(live, leg_shares, 0.0)[grouped])
+        shares = np.where(grouped, count[inverse], 0.0)
+        rounded = shares * frame.price
+        leg_ok = live & (rounded >= self.min_notional) & (shares >= max(self.min_shares, 0.01))
+        bad = np.bincount(g, weights=(~leg_ok[grouped]).astype(float), minlength=n) > 0
+        return np.where(grouped, np.where(bad[inverse], 0.0, rounded), out)
+
+
+def _floor_cents(shares: np.ndarray) -> np.ndarray:
+    """Whole 0.01 shares at or under ``shares``, forgiving the floating-point error of a
+    price multiplied in and divided out again (relative, so large orders keep their count)."""
+    cents = np.asarray(shares, dtype=float) * 100
+    return np.floor(cents + 1e-9 + np.abs(cents) * 1e-12) / 100
 
 
 def apply_sizers(frame: SignalFrame, sizers: dict[str, Sizer], ctx: SizingContext) -> None:

@@ -18,9 +18,17 @@ from engine.core.sizers import Sizer
 from engine.core.state import MarketState
 from engine.core.validation import ConfigError
 
-# (strategy, market_id, side) of positions already held: a strategy enters a
-# market's side at most once per window.
+# (strategy, market_id, side) of positions already held (filled, or an order working): a
+# strategy enters a market's side at most once per window, and with ``hold: market`` one side
+# of a market at most (see HOLD).
 Held = Set[tuple[str, str, str]]
+
+# What one position blocks, a strategy's ``hold`` field: "market" (one position per market:
+# never both UP and DOWN of it) or "side" (one per side: a strategy that bought UP may buy DOWN
+# of the same market later, when the move reverses). Up/Down Capture and ITM Capture default
+# to "market": holding both sides of a binary is paying two asks (and two fees) for a payout
+# of 1, a sure loss unless the asks sum under 1 - fees, which is the arb strategy's job.
+HOLD = ("market", "side")
 
 
 class Strategy(Protocol):
@@ -35,7 +43,7 @@ class Strategy(Protocol):
 
 
 def check_common(strategy: Any) -> None:
-    """Checks every strategy shares: a name, symbols, windows, a sizer chain."""
+    """Checks every strategy shares: a name, symbols, windows, a sizer chain, ``hold``."""
     if not strategy.name or not str(strategy.name).replace("_", "").isalnum():
         raise ConfigError("name", strategy.name, "must be a non-empty identifier")
     if not isinstance(strategy.enabled, bool):
@@ -46,3 +54,11 @@ def check_common(strategy: Any) -> None:
         raise ConfigError("windows", strategy.windows, "must name at least one window length")
     if not strategy.sizers:
         raise ConfigError("sizers", strategy.sizers, "must hold at least one sizer")
+    if hasattr(strategy, "hold"):
+        check_hold(strategy.hold)
+
+
+def check_hold(hold: object) -> None:
+    """``hold`` must be one of :data:`HOLD` (ConfigError naming the field, value and choices)."""
+    if not (isinstance(hold, str) and hold in HOLD):
+        raise ConfigError("hold", hold, "must be one of " + ", ".join(repr(h) for h in HOLD))

@@ -187,10 +187,21 @@ def eligible(
     )
 
 
-def not_held(strategy: str, market_id: np.ndarray, side: np.ndarray, held) -> np.ndarray:  # noqa: ANN001
-    """Rows whose (strategy, market, side) is not already a position."""
+def not_held(
+    strategy: str,
+    market_id: np.ndarray,
+    side: np.ndarray,
+    held,  # noqa: ANN001 - a set-like of (strategy, market, side)
+    hold: str = "side",
+) -> np.ndarray:
+    """Rows the strategy may still enter: whose (strategy, market, side) is not already a
+    position; with ``hold="market"`` (see :data:`~engine.core.strategies.base.HOLD`), whose
+    market the strategy holds no side of."""
     if not held:
         return np.ones(len(market_id), dtype=bool)
+    if hold == "market":
+        markets = {m for (s, m, _side) in held if s == strategy}
+        return np.array([m not in markets for m in market_id], dtype=bool)
     return np.array(
         [(strategy, m, s) not in held for m, s in zip(market_id, side, strict=True)], dtype=bool
     )

@@ -21,7 +21,7 @@ from engine.core.state import MarketState
 from engine.core.strategies.base import Held, check_common
 from engine.core.strategies.common import eligible, move_z, not_held, price_rows, window_trigger
 from engine.core.types import DOWN, UP, UPDOWN
-from engine.core.validation import check_order, check_range
+from engine.core.validation import check_declared, check_order, tunable
 
 
 @dataclass(frozen=True)
@@ -30,19 +30,45 @@ class ItmCapture:
     enabled: bool = True
     symbols: list[str] = field(default_factory=lambda: ["BTCUSDT", "ETHUSDT", "SOLUSDT"])
     windows: list[int] = field(default_factory=lambda: [300, 900])
-    lookback_s: int = 30
-    eval_every_s: int = 5
-    min_remaining_s: int = 10
-    max_remaining_s: int = 120
+    lookback_s: int = tunable(
+        30,
+        lo=1,
+        hi=600,
+        unit="s",
+        writers="governor",
+        description="z (recorded) over the last lookback_s seconds",
+    )
+    eval_every_s: int = tunable(
+        5,
+        lo=1,
+        hi=3600,
+        unit="s",
+        writers="governor",
+        description="evaluate each live market every eval_every_s seconds",
+    )
+    min_remaining_s: int = tunable(
+        10,
+        lo=0,
+        hi=86_400,
+        unit="s",
+        writers="governor",
+        description="no candidate with less than this left",
+    )
+    max_remaining_s: int = tunable(
+        120,
+        lo=1,
+        hi=86_400,
+        unit="s",
+        writers="governor",
+        description="only the last max_remaining_s seconds of a window",
+    )
+    hold: str = "market"  # one position per market, never both sides (base.HOLD)
     gates: dict[str, Gate] = field(default_factory=dict)
     sizers: dict[str, Sizer] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_common(self)
-        check_range("lookback_s", self.lookback_s, 1, 600)
-        check_range("eval_every_s", self.eval_every_s, 1, 3600)
-        check_range("min_remaining_s", self.min_remaining_s, 0, 86_400)
-        check_range("max_remaining_s", self.max_remaining_s, 1, 86_400)
+        check_declared(self)
         check_order(
             "min_remaining_s", self.min_remaining_s, "max_remaining_s", self.max_remaining_s
         )
@@ -65,7 +91,7 @@ class ItmCapture:
         spot = state.spot_arr[live.sym[idx]]
         up = spot >= live.strike[idx]  # the in-the-money side (ties go Up, as resolution does)
         side = np.where(up, UP, DOWN).astype(object)
-        keep = not_held(self.name, live.market_id[idx], side, held)
+        keep = not_held(self.name, live.market_id[idx], side, held, self.hold)
         idx, up = idx[keep], up[keep]
         z = move_z(state, idx, self.lookback_s)
         return price_rows(state, self.name, idx, up, window_trigger(state, idx), z=z)

@@ -28,7 +28,7 @@ from engine.core.state import MarketState
 from engine.core.strategies.base import Held, check_common
 from engine.core.strategies.common import eligible, price_rows, window_trigger
 from engine.core.types import RANGE, UPDOWN
-from engine.core.validation import check_range
+from engine.core.validation import check_declared, tunable
 
 
 @dataclass(frozen=True)
@@ -38,15 +38,28 @@ class NegriskArb:
     symbols: list[str] = field(default_factory=lambda: ["BTCUSDT", "ETHUSDT", "SOLUSDT"])
     windows: list[int] = field(default_factory=lambda: [300, 900])
     updown_pairs: bool = True
-    eval_every_s: int = 5
-    min_remaining_s: int = 30
+    eval_every_s: int = tunable(
+        5,
+        lo=1,
+        hi=3600,
+        unit="s",
+        writers="governor",
+        description="evaluate each event every eval_every_s seconds",
+    )
+    min_remaining_s: int = tunable(
+        30,
+        lo=0,
+        hi=86_400,
+        unit="s",
+        writers="governor",
+        description="no arb with less than this left",
+    )
     gates: dict[str, Gate] = field(default_factory=dict)
     sizers: dict[str, Sizer] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_common(self)
-        check_range("eval_every_s", self.eval_every_s, 1, 3600)
-        check_range("min_remaining_s", self.min_remaining_s, 0, 86_400)
+        check_declared(self)
 
     def _rows(self, state: MarketState, kind: str) -> np.ndarray:
         return np.flatnonzero(

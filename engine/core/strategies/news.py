@@ -23,7 +23,7 @@ from engine.core.state import MarketState
 from engine.core.strategies.base import Held, check_common
 from engine.core.strategies.common import not_held, price_rows
 from engine.core.types import DOWN, UP, UPDOWN
-from engine.core.validation import check_range
+from engine.core.validation import check_declared, tunable
 
 
 @dataclass(frozen=True)
@@ -32,14 +32,21 @@ class NewsTrader:
     enabled: bool = True
     symbols: list[str] = field(default_factory=lambda: ["BTCUSDT", "ETHUSDT", "SOLUSDT"])
     windows: list[int] = field(default_factory=lambda: [300, 900])
-    min_remaining_s: int = 60
+    min_remaining_s: int = tunable(
+        60,
+        lo=0,
+        hi=86400,
+        unit="s",
+        writers="governor",
+        description="trade markets with at least this much left",
+    )
     classifier: Classifier = field(default_factory=KeywordClassifier)
     gates: dict[str, Gate] = field(default_factory=dict)
     sizers: dict[str, Sizer] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_common(self)
-        check_range("min_remaining_s", self.min_remaining_s, 0, 86_400)
+        check_declared(self)
 
     def propose(self, state: MarketState, held: Held) -> SignalFrame:
         headlines = [h for h in state.news if h.symbol in self.symbols]

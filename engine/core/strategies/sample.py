@@ -20,25 +20,40 @@ from engine.core.state import MarketState
 from engine.core.strategies.base import Held, check_common
 from engine.core.strategies.common import eligible, not_held, price_rows, window_trigger
 from engine.core.types import DOWN, UP, UPDOWN
-from engine.core.validation import check_range
+from engine.core.validation import check_declared, tunable
 
 
 @dataclass(frozen=True)  # frozen: settings versions rebuild strategies, never mutate them
 class SampleCheaperSide:
-    # Every field is a YAML key; __post_init__ refuses bad values with the field and the range.
+    # Every field is a YAML key. A tunable one is declared once with tunable(): default, bounds,
+    # unit, who may change it, what it does; check_declared(self) refuses a bad value naming
+    # the field and the rule, and `python -m engine.tunables` puts it in the settings schema.
     name: str = "sample"
     enabled: bool = True
     symbols: list[str] = field(default_factory=lambda: ["BTCUSDT"])
     windows: list[int] = field(default_factory=lambda: [300])
-    eval_every_s: int = 10
-    max_elapsed_s: int = 60
+    eval_every_s: int = tunable(
+        10,
+        lo=1,
+        hi=3600,
+        unit="s",
+        writers="governor",
+        description="evaluate each live market every eval_every_s seconds",
+    )
+    max_elapsed_s: int = tunable(
+        60,
+        lo=1,
+        hi=86400,
+        unit="s",
+        writers="governor",
+        description="only the first max_elapsed_s seconds of a window",
+    )
     gates: dict[str, Gate] = field(default_factory=dict)
     sizers: dict[str, Sizer] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_common(self)
-        check_range("eval_every_s", self.eval_every_s, 1, 3600)
-        check_range("max_elapsed_s", self.max_elapsed_s, 1, 86_400)
+        check_declared(self)
 
     def propose(self, state: MarketState, held: Held) -> SignalFrame:
         # 1. Which live markets to look at now: vectorised over all of them.

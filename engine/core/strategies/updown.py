@@ -23,7 +23,7 @@ from engine.core.state import MarketState
 from engine.core.strategies.base import Held, check_common
 from engine.core.strategies.common import eligible, move_z, not_held, price_rows, window_trigger
 from engine.core.types import DOWN, UP, UPDOWN
-from engine.core.validation import check_range
+from engine.core.validation import check_declared, tunable
 
 
 @dataclass(frozen=True)
@@ -32,19 +32,45 @@ class UpDownCapture:
     enabled: bool = True
     symbols: list[str] = field(default_factory=lambda: ["BTCUSDT", "ETHUSDT", "SOLUSDT"])
     windows: list[int] = field(default_factory=lambda: [300, 900])
-    lookback_s: int = 30
-    eval_every_s: int = 5
-    min_elapsed_s: int = 30
-    min_remaining_s: int = 15
+    lookback_s: int = tunable(
+        30,
+        lo=1,
+        hi=600,
+        unit="s",
+        writers="governor",
+        description="the move z is measured over the last lookback_s seconds",
+    )
+    eval_every_s: int = tunable(
+        5,
+        lo=1,
+        hi=3600,
+        unit="s",
+        writers="governor",
+        description="evaluate each live market every eval_every_s seconds",
+    )
+    min_elapsed_s: int = tunable(
+        30,
+        lo=1,
+        hi=86_400,
+        unit="s",
+        writers="governor",
+        description="no candidate before this much of the window has passed",
+    )
+    min_remaining_s: int = tunable(
+        15,
+        lo=0,
+        hi=86_400,
+        unit="s",
+        writers="governor",
+        description="no candidate with less than this left",
+    )
+    hold: str = "market"  # one position per market, never both sides (base.HOLD)
     gates: dict[str, Gate] = field(default_factory=dict)
     sizers: dict[str, Sizer] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_common(self)
-        check_range("lookback_s", self.lookback_s, 1, 600)
-        check_range("eval_every_s", self.eval_every_s, 1, 3600)
-        check_range("min_elapsed_s", self.min_elapsed_s, 1, 86_400)
-        check_range("min_remaining_s", self.min_remaining_s, 0, 86_400)
+        check_declared(self)
 
     def propose(self, state: MarketState, held: Held) -> SignalFrame:
         rows = eligible(
@@ -62,6 +88,6 @@ class UpDownCapture:
         z = move_z(state, idx, self.lookback_s)
         up = ~(z < 0)  # NaN (warm-up) proposes UP and is rejected by the sigma gate
         side = np.where(up, UP, DOWN).astype(object)
-        keep = not_held(self.name, state.live.market_id[idx], side, held)
+        keep = not_held(self.name, state.live.market_id[idx], side, held, self.hold)
         idx, z, up = idx[keep], z[keep], up[keep]
         return price_rows(state, self.name, idx, up, window_trigger(state, idx), z=z)

@@ -98,7 +98,7 @@ def test_protected_keys_refuse_governor_and_calibrator(settings_pg_url, kind):
         )
         for key, value in [
             ("kill_switch", True),
-            ("dry_run", True),
+            ("entries_paused", True),
             ("mode.name", "live"),
             ("strategies.updown.enabled", False),
         ]:

@@ -10,7 +10,7 @@ from tests.unit.sim.support import scenario
 
 
 def test_every_candidate_is_the_side_of_the_token_the_leader_bought():
-    sim = scenario("calm", seed=3, leader_noise_per_hour=120.0)
+    sim = scenario("lagging_mm", seed=3, leader_noise_per_hour=120.0)
     leaders = [x.wallet for x in sim.leaders]
     strategy = FollowMirror(leaders=leaders, sizers={"fixed": FixedStake(stake=10.0)})
     state = MarketState()

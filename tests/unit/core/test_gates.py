@@ -59,7 +59,7 @@ def test_nan_never_passes_a_gate():
         (lambda: DeadZoneGate(low=0.6, high=0.58), "low=0.6 must be <= high=0.58"),
         (lambda: SigmaGate(min_sigma=-1), "min_sigma=-1 must be in [0.0, 10.0]"),
         (lambda: MaxOddsGate(max_price=1.5), "max_price=1.5 must be in (0.0, 1.0]"),
-        (lambda: MinEdgeGate(min_edge="x"), "min_edge='x' must be a number"),
+        (lambda: MinEdgeGate(min_edge="x"), "min_edge='x' must be a number in [-1.0, 1.0]"),
     ],
 )
 def test_bad_gate_config_names_field_value_and_range(factory, message):

@@ -100,7 +100,7 @@ def test_arb_sizer_buys_equal_shares_within_every_legs_depth():
     frame = make_frame(
         3, group_key=["g", "g", "g"], price=[0.30, 0.30, 0.35], ask_size=[100.0, 40.0, 100.0]
     )
-    out = ArbSizer(max_stake=50.0).size(frame, np.zeros(3), SizingContext(1.0))
+    out = ArbSizer(max_stake=50.0).size(frame, np.zeros(3), SizingContext(1000.0))
     # min(depth 40, 50 / 0.95 = 52.6) = 40 shares per leg
     assert out.tolist() == pytest.approx([12.0, 12.0, 14.0])
 

@@ -44,8 +44,9 @@ def test_the_default_schema_declares_the_engines_params():
         "mode.name",
         "strategies.updown.enabled",
         "kill_switch",
-        "dry_run",
+        "entries_paused",
     } <= keys
+    assert "dry_run" not in keys  # nothing reads it (tests/unit/test_tunables.py)
     # Every composed strategy is tunable, with its gates and sizers.
     for name in ("updown", "itm", "follow", "news", "negrisk"):
         assert f"strategies.{name}.enabled" in keys
@@ -53,7 +54,7 @@ def test_the_default_schema_declares_the_engines_params():
     assert "strategies.news.classifier.per_hit" in keys
     assert "strategies.negrisk.gates.arb_profit.min_profit" in keys
     protected = {p.key for p in default_schema() if p.protected}
-    assert protected == {"mode.name", "kill_switch", "entries_paused", "dry_run"} | {
+    assert protected == {"mode.name", "kill_switch", "entries_paused"} | {
         f"strategies.{n}.enabled" for n in ("updown", "itm", "follow", "news", "negrisk")
     }
 
@@ -71,7 +72,8 @@ def test_the_default_schema_declares_the_engines_params():
         (LOOKBACK, 2.5, "must be an integer"),
         (LOOKBACK, 0, "must be in [1, 600]"),
         ("kill_switch", 1, "must be a bool"),
-        ("mode.name", "yolo", "must be one of paper, live, backtest"),
+        ("mode.name", "yolo", "must be one of paper"),
+        ("mode.name", "live", "must be one of paper"),  # only the modes the engine runs
         ("mode.name", 3, "must be a string"),
         ("no.such.key", 1, "is not a known setting"),
     ],
@@ -97,9 +99,9 @@ def test_numbers_are_normalized_to_the_declared_type():
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        ("mode.name", "live"),
+        ("mode.name", "paper"),
         ("kill_switch", True),
-        ("dry_run", False),
+        ("entries_paused", True),
         ("strategies.updown.enabled", False),
     ],
 )

@@ -279,7 +279,7 @@ def test_leaders_accept_mappings_or_leader_objects_and_keep_the_fingerprint():
 
 
 def test_calm_scenario_has_all_flows():
-    ticks = run(scenario("calm", seed=1), 3600)
+    ticks = run(scenario("lagging_mm", seed=1), 3600)
     trades = [t for tick in ticks for t in tick.wallet_trades]
     assert {t.wallet for t in trades} == {"0xskilled", "0xnoise"}
     assert {sentiment(h.text) for tick in ticks for h in tick.news} == {-1, 0, 1}

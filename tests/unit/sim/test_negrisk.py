@@ -229,7 +229,7 @@ def test_range_events_move_neither_spot_nor_up_down_books():
 
 
 def test_calm_lists_range_events_every_15_minutes():
-    sim = scenario("calm", seed=5)
+    sim = scenario("lagging_mm", seed=5)
     ticks = run(sim, 901)
     ranges = [[m for m in t.listed if m.kind == RANGE] for t in (ticks[0], ticks[900])]
     assert [len(x) for x in ranges] == [15, 15]

@@ -178,7 +178,7 @@ def test_books_are_valid_and_down_mirrors_up(hour):
 def test_published_books_equal_books_built_by_their_constructor():
     """The simulator builds Books without Book.__init__ (speed): same fields and values."""
     names = [f.name for f in dataclasses.fields(Book)]
-    for tick in run(scenario("calm", seed=6), 400)[::9]:
+    for tick in run(scenario("lagging_mm", seed=6), 400)[::9]:
         for b in tick.books.values():
             ref = Book(b.token_id, b.bids, b.asks, b.ts, b.tick)
             for name in names:
@@ -268,7 +268,7 @@ def log_returns(name: str, n: int, every: int, seed: int = 0) -> np.ndarray:
 
 
 def test_calm_realized_vol_is_near_vol():
-    r = log_returns("calm", 20_000, 1)
+    r = log_returns("lagging_mm", 20_000, 1)
     assert r.std() * math.sqrt(YEAR) == pytest.approx(0.45, rel=0.07)
 
 
@@ -277,7 +277,7 @@ def lag1_autocorr(x: np.ndarray) -> float:
 
 
 def test_choppy_reverses_within_a_minute_calm_does_not():
-    calm = lag1_autocorr(log_returns("calm", 20_000, 30))
+    calm = lag1_autocorr(log_returns("lagging_mm", 20_000, 30))
     choppy = lag1_autocorr(log_returns("choppy", 20_000, 30))
     assert choppy < -0.12
     assert choppy < calm - 0.1
@@ -313,7 +313,7 @@ def test_scenario_yaml_builds_a_simulator_with_every_field_explicit(name):
 
 
 def test_scenarios_are_the_four_documented_ones():
-    assert SCENARIOS == ["calm", "choppy", "jumpy", "trending"]
+    assert SCENARIOS == ["choppy", "efficient", "jumpy", "lagging_mm", "trending"]
 
 
 def test_omegaconf_containers_are_accepted():
