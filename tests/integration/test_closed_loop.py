@@ -43,7 +43,9 @@ def test_choppy_turns_choppy_within_90_minutes_stakes_halve_and_it_does_not_flap
 @pytest.mark.slow
 def test_calm_stays_calm(tmp_path):
     url = f"sqlite:///{tmp_path / 'calm.db'}"
-    done = run_edgeloop("sim=lagging_mm", "run.duration=8h", "run.speed=max", "seed=3", f"db.url={url}")
+    done = run_edgeloop(
+        "sim=lagging_mm", "run.duration=8h", "run.speed=max", "seed=3", f"db.url={url}"
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert query(url, "SELECT count(*) FROM regime_changes") == [(0,)]
     marks, flips = query(
