@@ -6,7 +6,8 @@
 - :mod:`.gamma`: Polymarket Gamma market objects -> :class:`CorpusMarket` (tokens, times,
   tick, fees, outcome);
 - :mod:`.booktop`: the recorded top-of-book CSV (reader and writer);
-- :mod:`.prices_history`: coarse CLOB price series (marks and plots, never fills).
+- :mod:`.prices_history`: coarse CLOB price series (marks and plots, never fills);
+- :mod:`.replay`: :class:`ReplayFeed`, a corpus behind the engine's Feed port.
 
 See ``docs/corpus.md``.
 """
@@ -48,12 +49,14 @@ from engine.adapters.corpus.gamma import (
 )
 from engine.adapters.corpus.layout import CorpusLayout
 from engine.adapters.corpus.prices_history import PriceHistory, read_prices_history
+from engine.adapters.corpus.replay import STRIKE_SOURCE, ReplayFeed
 
 __all__ = [
     "CRYPTO_FEE_RATE",
     "GAP_AGG_IDS",
     "GAP_BARS",
     "GAP_DAY",
+    "STRIKE_SOURCE",
     "AggTrades",
     "BookTop",
     "BookTopChunk",
@@ -65,6 +68,7 @@ __all__ = [
     "Gap",
     "Klines",
     "PriceHistory",
+    "ReplayFeed",
     "iter_aggtrades",
     "iter_booktop",
     "iter_klines",
