@@ -115,6 +115,15 @@ def open_run(cfg: DictConfig, loop: EngineLoop, settings_version: int) -> float 
                 f"this one is {fp}: only pacing, duration, logging and the database may "
                 "differ (start a new run without run.resume instead)",
             )
+        stored = (run.feed_identity or {}).get("fingerprint")
+        current = loop.feed.identity().get("fingerprint")
+        if stored is not None and current is not None and stored != current:
+            raise ConfigError(
+                "run.resume",
+                ref,
+                f"{runs.describe(run)} was fed data with fingerprint {stored}, the feed now "
+                f"holds {current}: its files changed (start a new run without run.resume)",
+            )
         runs.reopen_run(session=session, run_id=run.id)
         run_id = run.id
         after = writes.last_written_ts(session=session, run_id=run_id)

@@ -266,5 +266,12 @@ def test_the_engine_loop_runs_on_the_replay(corpus, sqlite_url):
             assert run.feed == "replay"
             assert run.feed_identity["kind"] == "replay"
             assert run.feed_identity["fingerprint"] == loop.feed.identity()["fingerprint"]
+        # The same configuration on files changed in place: a resume is refused.
+        copy_market(corpus, "btc-updown-5m-1773307800", shift_s=600)
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            again = compose("config", overrides=[*overrides, "run.resume=last"])
+        changed = build_loop(again, sessions=make_sessionmaker(engine))
+        with pytest.raises(ConfigError, match="its files changed"):
+            open_run(again, changed, 0)
     finally:
         engine.dispose()
