@@ -218,6 +218,8 @@ class EngineLoop:
         loop: ClosedLoop | None = None,
     ) -> None:
         self.feed = feed
+        # Where the markets it lists come from, as stored on their rows (sim, replay, ...).
+        self.market_source = str(feed.identity().get("kind", "?"))
         self.state = state
         self.components = components
         self.sessions = sessions
@@ -463,7 +465,7 @@ class EngineLoop:
             self._last_ts = tick.ts
             return
         with self.sessions.begin() as session:
-            writes.record_markets(session=session, markets=tick.listed, source="sim")
+            writes.record_markets(session=session, markets=tick.listed, source=self.market_source)
             for frame, keys, submitted in decided:
                 writes.record_decisions(
                     session=session,

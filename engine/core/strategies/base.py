@@ -16,7 +16,7 @@ from engine.core.frame import SignalFrame
 from engine.core.gates import Gate
 from engine.core.sizers import Sizer
 from engine.core.state import MarketState
-from engine.core.validation import ConfigError
+from engine.core.validation import ConfigError, tunable
 
 # (strategy, market_id, side) of positions already held (filled, or an order working): a
 # strategy enters a market's side at most once per window, and with ``hold: market`` one side
@@ -56,6 +56,21 @@ def check_common(strategy: Any) -> None:
         raise ConfigError("sizers", strategy.sizers, "must hold at least one sizer")
     if hasattr(strategy, "hold"):
         check_hold(strategy.hold)
+
+
+def eval_every(default: int, what: str = "live market") -> Any:
+    """The ``eval_every_s`` field of a strategy that scans its markets: declared once here."""
+    return tunable(
+        default, lo=1, hi=3600, unit="s", writers="governor",
+        description=f"evaluate each {what} every eval_every_s seconds",
+    )  # fmt: skip
+
+
+def min_remaining(default: int, description: str = "no candidate with less than this left") -> Any:
+    """The ``min_remaining_s`` field (no entry this close to a window's end): declared once here."""
+    return tunable(
+        default, lo=0, hi=86_400, unit="s", writers="governor", description=description
+    )  # fmt: skip
 
 
 def check_hold(hold: object) -> None:

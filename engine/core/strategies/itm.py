@@ -18,7 +18,7 @@ from engine.core.frame import SignalFrame
 from engine.core.gates import Gate
 from engine.core.sizers import Sizer
 from engine.core.state import MarketState
-from engine.core.strategies.base import Held, check_common
+from engine.core.strategies.base import Held, check_common, eval_every, min_remaining
 from engine.core.strategies.common import eligible, move_z, not_held, price_rows, window_trigger
 from engine.core.types import DOWN, UP, UPDOWN
 from engine.core.validation import check_declared, check_order, tunable
@@ -38,22 +38,8 @@ class ItmCapture:
         writers="governor",
         description="z (recorded) over the last lookback_s seconds",
     )
-    eval_every_s: int = tunable(
-        5,
-        lo=1,
-        hi=3600,
-        unit="s",
-        writers="governor",
-        description="evaluate each live market every eval_every_s seconds",
-    )
-    min_remaining_s: int = tunable(
-        10,
-        lo=0,
-        hi=86_400,
-        unit="s",
-        writers="governor",
-        description="no candidate with less than this left",
-    )
+    eval_every_s: int = eval_every(5)
+    min_remaining_s: int = min_remaining(10)
     max_remaining_s: int = tunable(
         120,
         lo=1,

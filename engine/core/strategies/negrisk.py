@@ -25,10 +25,10 @@ from engine.core.frame import SignalFrame
 from engine.core.gates import Gate
 from engine.core.sizers import Sizer
 from engine.core.state import MarketState
-from engine.core.strategies.base import Held, check_common
+from engine.core.strategies.base import Held, check_common, eval_every, min_remaining
 from engine.core.strategies.common import eligible, price_rows, window_trigger
 from engine.core.types import RANGE, UPDOWN
-from engine.core.validation import check_declared, tunable
+from engine.core.validation import check_declared
 
 
 @dataclass(frozen=True)
@@ -38,22 +38,8 @@ class NegriskArb:
     symbols: list[str] = field(default_factory=lambda: ["BTCUSDT", "ETHUSDT", "SOLUSDT"])
     windows: list[int] = field(default_factory=lambda: [300, 900])
     updown_pairs: bool = True
-    eval_every_s: int = tunable(
-        5,
-        lo=1,
-        hi=3600,
-        unit="s",
-        writers="governor",
-        description="evaluate each event every eval_every_s seconds",
-    )
-    min_remaining_s: int = tunable(
-        30,
-        lo=0,
-        hi=86_400,
-        unit="s",
-        writers="governor",
-        description="no arb with less than this left",
-    )
+    eval_every_s: int = eval_every(5, "event")
+    min_remaining_s: int = min_remaining(30, "no arb with less than this left")
     gates: dict[str, Gate] = field(default_factory=dict)
     sizers: dict[str, Sizer] = field(default_factory=dict)
 

@@ -20,10 +20,10 @@ from engine.core.gates import Gate
 from engine.core.news import Classifier, KeywordClassifier
 from engine.core.sizers import Sizer
 from engine.core.state import MarketState
-from engine.core.strategies.base import Held, check_common
+from engine.core.strategies.base import Held, check_common, min_remaining
 from engine.core.strategies.common import not_held, price_rows
 from engine.core.types import DOWN, UP, UPDOWN
-from engine.core.validation import check_declared, tunable
+from engine.core.validation import check_declared
 
 
 @dataclass(frozen=True)
@@ -32,14 +32,7 @@ class NewsTrader:
     enabled: bool = True
     symbols: list[str] = field(default_factory=lambda: ["BTCUSDT", "ETHUSDT", "SOLUSDT"])
     windows: list[int] = field(default_factory=lambda: [300, 900])
-    min_remaining_s: int = tunable(
-        60,
-        lo=0,
-        hi=86400,
-        unit="s",
-        writers="governor",
-        description="trade markets with at least this much left",
-    )
+    min_remaining_s: int = min_remaining(60, "trade markets with at least this much left")
     classifier: Classifier = field(default_factory=KeywordClassifier)
     gates: dict[str, Gate] = field(default_factory=dict)
     sizers: dict[str, Sizer] = field(default_factory=dict)

@@ -20,7 +20,7 @@ from engine.core.frame import SignalFrame
 from engine.core.gates import Gate
 from engine.core.sizers import Sizer
 from engine.core.state import MarketState
-from engine.core.strategies.base import Held, check_common
+from engine.core.strategies.base import Held, check_common, eval_every, min_remaining
 from engine.core.strategies.common import eligible, move_z, not_held, price_rows, window_trigger
 from engine.core.types import DOWN, UP, UPDOWN
 from engine.core.validation import check_declared, tunable
@@ -40,14 +40,7 @@ class UpDownCapture:
         writers="governor",
         description="the move z is measured over the last lookback_s seconds",
     )
-    eval_every_s: int = tunable(
-        5,
-        lo=1,
-        hi=3600,
-        unit="s",
-        writers="governor",
-        description="evaluate each live market every eval_every_s seconds",
-    )
+    eval_every_s: int = eval_every(5)
     min_elapsed_s: int = tunable(
         30,
         lo=1,
@@ -56,14 +49,7 @@ class UpDownCapture:
         writers="governor",
         description="no candidate before this much of the window has passed",
     )
-    min_remaining_s: int = tunable(
-        15,
-        lo=0,
-        hi=86_400,
-        unit="s",
-        writers="governor",
-        description="no candidate with less than this left",
-    )
+    min_remaining_s: int = min_remaining(15)
     hold: str = "market"  # one position per market, never both sides (base.HOLD)
     gates: dict[str, Gate] = field(default_factory=dict)
     sizers: dict[str, Sizer] = field(default_factory=dict)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import text
 
 from engine.adapters.corpus import CorpusLayout
 from engine.adapters.corpus.booktop import BookTopWriter
@@ -266,6 +267,8 @@ def test_the_engine_loop_runs_on_the_replay(corpus, sqlite_url):
             assert run.feed == "replay"
             assert run.feed_identity["kind"] == "replay"
             assert run.feed_identity["fingerprint"] == loop.feed.identity()["fingerprint"]
+            sources = session.execute(text("SELECT DISTINCT source FROM markets")).scalars().all()
+            assert sources == ["replay"]
         # The same configuration on files changed in place: a resume is refused.
         copy_market(corpus, "btc-updown-5m-1773307800", shift_s=600)
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
