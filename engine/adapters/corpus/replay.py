@@ -90,6 +90,7 @@ class ReplayFeed:
     skipped: list[tuple[str, str]] = field(default_factory=list, init=False, repr=False)
     layout: CorpusLayout = field(init=False, repr=False)
     step_s: int = field(init=False, repr=False)
+    _identity: dict | None = field(default=None, init=False, repr=False, compare=False)
     start_s: int = field(init=False, repr=False)
     end_s: int = field(init=False, repr=False)
 
@@ -130,8 +131,11 @@ class ReplayFeed:
 
     def identity(self) -> Mapping[str, object]:
         """What is replayed; ``fingerprint`` hashes every file the span reads (name, size,
-        checksum), stored on the run so a resume on another or a changed corpus can be refused."""
-        return {
+        checksum), stored on the run so a resume on another or a changed corpus can be refused.
+        Hashed once per feed: the engine, the run row and the resume check all ask for it."""
+        if self._identity is not None:
+            return self._identity
+        identity = {
             "kind": "replay",
             "corpus": str(self.layout.root),
             "start": _iso(self.start_s),
@@ -141,6 +145,8 @@ class ReplayFeed:
             "strike_source": STRIKE_SOURCE,
             "fingerprint": self.fingerprint(),
         }
+        object.__setattr__(self, "_identity", identity)
+        return identity
 
     def ticks(self, after: float | None = None) -> Iterator[Tick]:
         # `after` changes nothing: every tick from the start, the loop warms up to it.
