@@ -38,10 +38,10 @@ ORDERED = (("low", "high"), ("min_elapsed", "max_elapsed"), ("min_mult", "max_mu
 
 # The modes the engine runs (engine.app refuses any other): add one here when its driver
 # exists, and the store offers it at once.
-MODES = ("paper",)
+MODES = ("paper", "backtest")
 GLOBAL = [
-    Param("mode.name", str, description="the driver: paper trades on the paper venue (backtest and "
-          "live come later)", writers=WRITERS["human"], protected=True, choices=MODES),
+    Param("mode.name", str, description="the driver: paper trades on the paper venue, backtest "
+          "replays a corpus (live comes later)", writers=WRITERS["human"], protected=True, choices=MODES),
     Param("kill_switch", bool, description="stop opening positions and cancel working orders at once "
           "(open positions run to resolution)", writers=WRITERS["human"], protected=True),
     Param("entries_paused", bool, description="open no new positions (working orders and open positions "

@@ -401,10 +401,16 @@ class EngineLoop:
             return
         status_every = self.run_config.status_every_s
         bar = None
-        if self.run_config.progress and end is not None:
+        # The bar's length: run.duration, or a bounded feed's own end (a replay's last tick).
+        bound = min(x for x in (end, getattr(self.feed, "end_ts", None), float("inf")) if x)
+        if self.run_config.progress and bound < float("inf"):
             done = 0 if self._last_ts != self._last_ts else self._last_ts - self.feed.start_ts
             bar = tqdm(
-                total=int(duration), initial=int(done), unit="s", desc="feed time", mininterval=1.0
+                total=int(bound - self.feed.start_ts),
+                initial=int(done),
+                unit="s",
+                desc="feed time",
+                mininterval=1.0,
             )
         wall0 = time.perf_counter()
         feed0 = next_status = None

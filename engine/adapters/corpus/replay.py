@@ -129,6 +129,11 @@ class ReplayFeed:
     def start_ts(self) -> float:
         return float(self.start_s)
 
+    @property
+    def end_ts(self) -> float:
+        """The last tick's instant (a replay is bounded: the loop's progress bar uses it)."""
+        return float(self.end_s)
+
     def identity(self) -> Mapping[str, object]:
         """What is replayed; ``fingerprint`` hashes every file the span reads (name, size,
         checksum), stored on the run so a resume on another or a changed corpus can be refused.

@@ -72,14 +72,26 @@ def price_rows(
     up = np.asarray(up, dtype=bool)
     if not len(idx):
         return SignalFrame.empty(strategy, state.ts)
+    token = np.where(up, live.up_token[idx], live.down_token[idx])  # object in, object out
+    ask, size, depth, book_age = _book_columns(state, token)
+    offered = ask == ask
+    if not offered.all():
+        # No ask (no book yet, or an empty side): nothing to buy, so not a candidate.
+        n = len(idx)
+        idx, up, trigger, token = idx[offered], up[offered], trigger[offered], token[offered]
+        ask, size, depth, book_age = ask[offered], size[offered], depth[offered], book_age[offered]
+        extra = {
+            k: v[offered] if isinstance(v, np.ndarray) and len(v) == n else v
+            for k, v in extra.items()
+        }
+        if not len(idx):
+            return SignalFrame.empty(strategy, state.ts)
     symbol = live.symbol[idx]
     sym = live.sym[idx]
     S = state.spot_arr[sym]
     K = live.strike[idx]
     sig = state.sigma_arr()[sym]
     remaining = live.end_ts[idx] - state.ts
-    token = np.where(up, live.up_token[idx], live.down_token[idx])  # object in, object out
-    ask, size, depth, book_age = _book_columns(state, token)
     fee_rate = live.fee_rate[idx]
     columns: dict[str, object] = {
         "market_id": live.market_id[idx],
