@@ -9,6 +9,8 @@ is Poisson-binomial, a sum of independent Bernoulli(``p_i``).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import ndtr
@@ -17,6 +19,30 @@ from scipy.special import ndtr
 # (continuity-corrected): at n = 5,000 the exact tail takes about 0.03 s, and the normal is
 # then within 1e-5 of it within three standard deviations of the mean (prices 0.05..0.95).
 EXACT_MAX = 5_000
+
+
+Z95 = 1.959963984540054  # the two-sided 95 % quantile of the standard normal
+
+
+def wilson_bounds(successes: float, n: float, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of the rate ``successes / n`` (95 % by default).
+
+    Unlike the normal approximation it stays inside [0, 1] and is honest at small ``n`` and
+    at 0 or ``n`` successes (where an end is exactly 0 or 1). ``n`` may be fractional (an
+    effective sample size); ``(nan, nan)`` when it is 0.
+    """
+    if n < 0 or successes < 0 or successes > n:
+        raise ValueError(f"need 0 <= successes <= n, got successes={successes} n={n}")
+    if n == 0:
+        return math.nan, math.nan
+    p = successes / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high
 
 
 def poisson_binomial_pmf(p: ArrayLike) -> np.ndarray:

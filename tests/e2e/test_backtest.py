@@ -8,7 +8,6 @@ the same replay writes, as one run with ``runs.mode = backtest``, on both stores
 from __future__ import annotations
 
 import pytest
-
 from hydra import compose, initialize_config_dir
 
 from engine import app
