@@ -204,7 +204,7 @@ def test_wilson_interval_matches_scipy(wins, n):
 
 def test_wilson_interval_of_nothing_is_undefined():
     assert all(math.isnan(x) for x in wilson_interval(0, 0))
-    with pytest.raises(ValueError, match="wins <= n"):
+    with pytest.raises(ValueError, match="successes <= n"):
         wilson_interval(3, 2)
 
 
