@@ -378,9 +378,21 @@ class _BookCursor:
 def _book(chunk: BookTopChunk, k: int, tick: float) -> Book:
     """Row ``k`` as a one-level :class:`Book` (an empty side: no level)."""
     bid, ask = float(chunk.best_bid[k]), float(chunk.best_ask[k])
-    bids = _NO_LEVEL if bid != bid else np.array([[bid, float(chunk.bid_size[k])]])
-    asks = _NO_LEVEL if ask != ask else np.array([[ask, float(chunk.ask_size[k])]])
-    return Book(str(chunk.token_id[k]), bids, asks, ts=int(chunk.ts_ms[k]) / 1000.0, tick=tick)
+    bid_size, ask_size = float(chunk.bid_size[k]), float(chunk.ask_size[k])
+    bids = _NO_LEVEL if bid != bid else np.array([[bid, bid_size]])
+    asks = _NO_LEVEL if ask != ask else np.array([[ask, ask_size]])
+    # One level: its top is the row itself (given, so Book does not derive it from the arrays).
+    return Book(
+        str(chunk.token_id[k]),
+        bids,
+        asks,
+        ts=int(chunk.ts_ms[k]) / 1000.0,
+        tick=tick,
+        best_bid=bid,
+        best_ask=ask,
+        ask_size=ask_size,
+        depth_usd=ask * ask_size,
+    )
 
 
 def _series(slug: str) -> str:
