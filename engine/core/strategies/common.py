@@ -188,6 +188,8 @@ def eligible(
     if not len(live):
         return np.zeros(0, dtype=bool)
     static = live.static_mask(kind, symbols, windows)
+    if not static.any():
+        return static.copy()  # none of its markets is live (all False): nothing to compute
     elapsed = state.ts - live.start_ts
     remaining = live.end_ts - state.ts
     return (
