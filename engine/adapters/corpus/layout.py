@@ -22,11 +22,50 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from engine.core.validation import ConfigError
+
 CHECKSUM_SUFFIX = ".CHECKSUM"
 _DAY = r"(?P<day>\d{4}-\d{2}-\d{2})"
 _KLINE_NAME = re.compile(rf"^(?P<symbol>[A-Z0-9]+)-(?P<interval>\d+[smhd])-{_DAY}\.zip$")
 _AGG_NAME = re.compile(rf"^(?P<symbol>[A-Z0-9]+)-aggTrades-{_DAY}\.zip$")
 _SERIES_NAME = re.compile(rf"^(?P<series>.+)-{_DAY}\.(?P<ext>csv\.gz|zip)$")
+
+
+def utc_day(ts: float) -> date:
+    """The UTC day of epoch second ``ts``."""
+    return datetime.fromtimestamp(ts, tz=UTC).date()
+
+
+def iso_z(ts: float) -> str:
+    """Epoch second ``ts`` as ``2026-05-04T00:05:00Z``."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+INSTANT_FORMS = "an ISO UTC time (2026-03-12T09:20:00Z), a day (2026-03-12) or epoch seconds"
+
+
+def parse_instant(name: str, value: object) -> float | None:
+    """Epoch seconds of ``value``: None, epoch seconds (a number or digits), a day (its
+    midnight) or an ISO UTC time; :class:`ConfigError` naming ``name`` otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = value.isoformat()
+    text = str(value).strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(name, value, f"must be {INSTANT_FORMS}") from None
+    if dt.tzinfo is None or dt.utcoffset() != timedelta(0):
+        raise ConfigError(name, value, f"must be {INSTANT_FORMS} (UTC)")
+    return dt.timestamp()
 
 
 def parse_day(text: str) -> date:

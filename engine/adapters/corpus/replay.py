@@ -32,7 +32,7 @@ import math
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +48,14 @@ from engine.adapters.corpus.binance import (
 from engine.adapters.corpus.booktop import BookTopChunk, iter_booktop
 from engine.adapters.corpus.errors import Gap
 from engine.adapters.corpus.gamma import CorpusMarket, iter_markets
-from engine.adapters.corpus.layout import CorpusLayout, checksum_path, days_between
+from engine.adapters.corpus.layout import (
+    CorpusLayout,
+    checksum_path,
+    days_between,
+    iso_z,
+    parse_instant,
+    utc_day,
+)
 from engine.core.types import Book, Market, Resolution, Tick
 from engine.core.validation import ConfigError
 
@@ -115,12 +122,12 @@ class ReplayFeed:
                 f"no {self.kline_interval} klines in {layout.root} for {missing}",
             )
         put(self, "symbols", symbols)
-        start = _instant("start", self.start)
-        end = _instant("end", self.end)
+        start = parse_instant("start", self.start)
+        end = parse_instant("end", self.end)
         start_s = math.ceil(start) if start is not None else self._first_close()
         end_s = math.floor(end) if end is not None else self._last_close()
         if end_s < start_s:
-            raise ConfigError("end", self.end, f"must not be before start ({_iso(start_s)})")
+            raise ConfigError("end", self.end, f"must not be before start ({iso_z(start_s)})")
         put(self, "start_s", int(start_s))
         put(self, "end_s", int(end_s))
 
@@ -143,8 +150,8 @@ class ReplayFeed:
         identity = {
             "kind": "replay",
             "corpus": str(self.layout.root),
-            "start": _iso(self.start_s),
-            "end": _iso(self.end_s),
+            "start": iso_z(self.start_s),
+            "end": iso_z(self.end_s),
             "symbols": list(self.symbols or ()),
             "kline_interval": self.kline_interval,
             "strike_source": STRIKE_SOURCE,
@@ -177,7 +184,7 @@ class ReplayFeed:
             )
             for s in self.symbols or ()
         }
-        day0, day1 = _day(self.start_s), _day(self.end_s)
+        day0, day1 = utc_day(self.start_s), utc_day(self.end_s)
         series = sorted({_series(m.slug) for m in markets})
         books = [
             _BookCursor(
@@ -250,7 +257,7 @@ class ReplayFeed:
 
     def _kline_days(self) -> tuple[date, date]:
         # The bar that closes at the first tick opened one interval before it (maybe the day before).
-        return _day(self.start_s - self.step_s), _day(self.end_s)
+        return utc_day(self.start_s - self.step_s), utc_day(self.end_s)
 
     def _first_close(self) -> int:
         """The first second at which some symbol's first bar has closed."""
@@ -302,7 +309,7 @@ class ReplayFeed:
         slugs = self.layout.market_slugs()
         series = sorted({_series(slug) for slug in slugs})
         for name in series:
-            for day in days_between(_day(self.start_s), _day(self.end_s)):
+            for day in days_between(utc_day(self.start_s), utc_day(self.end_s)):
                 path = self.layout.booktop_path(name, day)
                 if path.is_file():
                     lines.append(_entry(path, file_sha256(path)))
@@ -402,33 +409,3 @@ def _series(slug: str) -> str:
 
 def _entry(path: Path, digest: str) -> str:
     return f"{path.name} {path.stat().st_size} {digest}"
-
-
-def _day(ts: float) -> date:
-    return datetime.fromtimestamp(ts, tz=UTC).date()
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _instant(name: str, value: object) -> float | None:
-    """Epoch seconds of ``value``: None, epoch seconds, a day or an ISO UTC time."""
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, date) and not isinstance(value, datetime):
-        value = value.isoformat()
-    text = str(value).strip()
-    expected = "an ISO UTC time (2026-03-12T09:20:00Z), a day (2026-03-12) or epoch seconds"
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(name, value, f"must be {expected}") from None
-    if dt.tzinfo is None or dt.utcoffset() != timedelta(0):
-        raise ConfigError(name, value, f"must be {expected} (UTC)")
-    return dt.timestamp()

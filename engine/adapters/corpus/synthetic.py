@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import json
 import math
 import sys
@@ -41,6 +40,8 @@ from scipy.special import ndtr
 from engine.adapters.corpus.binance import write_checksum
 from engine.adapters.corpus.booktop import HEADER_LINE
 from engine.adapters.corpus.layout import CorpusLayout
+from engine.adapters.corpus.writers import decimal_token, gamma_market
+from engine.core.types import DOWN, UP
 
 _YEAR_S = 365.0 * 86_400.0
 _DAY_S = 86_400
@@ -170,7 +171,7 @@ class SyntheticCorpus:
                 break
             strike, final = spot_at[start], spot_at[end]
             slug = f"{series}-{day0 + start}"
-            up, down = _token(slug, "up"), _token(slug, "down")
+            up, down = decimal_token(f"{slug}:up"), decimal_token(f"{slug}:down")
             lagged = rng.random() < self.edge_share
             if lagged:
                 self.edge_windows.append(slug)
@@ -210,36 +211,21 @@ class SyntheticCorpus:
     def _write_market(
         self, layout: CorpusLayout, slug: str, start: int, end: int, up: str, down: str, won: bool
     ) -> None:
-        obj = {
-            "id": str(int(hashlib.sha256(slug.encode()).hexdigest()[:7], 16)),
-            "question": f"{slug.split('-')[0].upper()} Up or Down (synthetic {slug})",
-            "conditionId": "0x" + hashlib.sha256(("cond" + slug).encode()).hexdigest(),
-            "slug": slug,
-            "resolutionSource": "synthetic (edgeloop.adapters.corpus.synthetic)",
-            "endDate": _iso(end),
-            "startDate": _iso(start - 86_400),
-            "outcomes": json.dumps(["Up", "Down"]),
-            "outcomePrices": json.dumps(["1", "0"] if won else ["0", "1"]),
-            "active": True,
-            "closed": True,
-            "clobTokenIds": json.dumps([up, down]),
-            "orderPriceMinTickSize": self.tick,
-            "orderMinSize": 5,
-            "negRisk": False,
-            "eventStartTime": _iso(start),
-            "feesEnabled": self.fee_rate != 0.0,
-            "feeType": "crypto_fees",
-        }
-        if self.fee_rate:
-            obj["feeSchedule"] = {"exponent": 1, "rate": self.fee_rate, "takerOnly": True}
+        obj = gamma_market(
+            slug=slug,
+            symbol=slug.split("-")[0].upper() + "USDT",
+            start_ts=start,
+            end_ts=end,
+            up_token=up,
+            down_token=down,
+            fee_rate=self.fee_rate,
+            winner=UP if won else DOWN,
+            source="synthetic corpus",
+            tick=self.tick,
+        )
         path = layout.market_path(slug)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(obj, indent=1) + "\n", encoding="utf-8")
-
-
-def _token(slug: str, side: str) -> str:
-    """A 77-digit decimal token id, as the CLOB's, fixed by the slug and side."""
-    return str(int(hashlib.sha256(f"{slug}:{side}".encode()).hexdigest(), 16))[:77]
 
 
 def _mirror(x: float) -> float:
@@ -252,10 +238,6 @@ def _px(x: float) -> str:
 
 def _sz(price: float, size: float) -> str:
     return "" if price != price else f"{size:g}"
-
-
-def _iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Tools around ``mode=backtest`` (docs/backtest.md)."""
