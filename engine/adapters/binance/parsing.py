@@ -32,12 +32,9 @@ from engine.adapters.binance.schemas import (
     KlineMsg,
     RestKlineRow,
     ServerShutdownMsg,
-    UnsupportedStream,
-    WireError,
-    decode_json,
-    validate,
 )
 from engine.adapters.corpus.binance import KLINE_COLUMNS
+from engine.adapters.wire import UnsupportedStream, WireError, decode_json, validate
 
 SOURCE = "binance"
 _KLINE = re.compile(r"^kline_(?P<interval>\d+[smhdwM])(@[+-]\d{2}:\d{2})?$")

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.adapters.binance.schemas import WireError
 from engine.adapters.polymarket.parsing import (
     BookSnapshot,
     LevelChange,
@@ -36,6 +35,7 @@ from engine.adapters.polymarket.parsing import (
     TickSizeChange,
     parse_market_frame,
 )
+from engine.adapters.wire import WireError
 from engine.core.types import BUY, Book
 
 DEFAULT_TICK = 0.01

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from engine.adapters.binance.schemas import WireError, decode_json, validate
 from engine.adapters.corpus.errors import CorpusError
 from engine.adapters.corpus.gamma import CorpusMarket, parse_market
 from engine.adapters.polymarket.schemas import (
@@ -42,6 +41,7 @@ from engine.adapters.polymarket.schemas import (
     RtdsPoint,
     TickSizeChangeMsg,
 )
+from engine.adapters.wire import WireError, decode_json, validate
 
 CLOB = "polymarket clob"
 RTDS = "polymarket rtds"

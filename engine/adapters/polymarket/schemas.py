@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from engine.adapters.binance.schemas import (
+from engine.adapters.wire import (
     Size,
     TokenId,
     Wire,

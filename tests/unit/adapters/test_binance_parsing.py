@@ -19,7 +19,7 @@ from engine.adapters.binance.parsing import (
     parse_frame,
     parse_klines_rest,
 )
-from engine.adapters.binance.schemas import UnsupportedStream, WireError, epoch_seconds
+from engine.adapters.wire import UnsupportedStream, WireError, epoch_seconds
 
 FORMATS = Path(__file__).resolve().parents[2] / "fixtures" / "formats"
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "live_data.md"

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.adapters.binance.schemas import WireError
 from engine.adapters.polymarket.parsing import (
     CHAINLINK_GE_START,
     UNSUPPORTED,
@@ -31,6 +30,7 @@ from engine.adapters.polymarket.parsing import (
     parse_rtds_frame,
     resolution_rule,
 )
+from engine.adapters.wire import WireError
 
 FORMATS = Path(__file__).resolve().parents[2] / "fixtures" / "formats"
 NVDA = "0x311d0c4b6671ab54af4970c06fcf58662516f5168997bdda209ec3db5aa6b0c1"
