@@ -202,7 +202,7 @@ def run(cfg: DictConfig) -> int:
             attach(cfg, loop, make_sessionmaker(engine), settings_cfg)
             staged = None
             if cfg.mode.name == BACKTEST:
-                # The run lives in memory while it replays; publish() writes it at the end.
+                # The run lives in a scratch ledger while it replays; publish() writes it at the end.
                 staged = StagedLedger(loop.sessions, loop.run_id)
                 target, loop.sessions = loop.sessions, staged.sessions
     except ConfigError as exc:

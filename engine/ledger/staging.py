@@ -1,9 +1,9 @@
-"""A backtest's ledger: kept in memory while it runs, written to the run's database at the end.
+"""A backtest's ledger: kept aside while it runs, written to the run's database at the end.
 
 A backtest replays days in seconds, so it cannot pay a database round trip (and a commit) on
-every tick that produces something. :class:`StagedLedger` gives the engine loop an in-memory
-SQLite ledger with the same schema, and the loop writes to it with the same code as in paper
-mode (so the rows are exactly those a paper run writes). :meth:`StagedLedger.publish` then copies
+every tick that produces something. :class:`StagedLedger` gives the engine loop a scratch
+SQLite ledger (a temporary file, never synced) with the same schema, and the loop writes to it
+with the same code as in paper mode (so the rows are exactly those a paper run writes). :meth:`StagedLedger.publish` then copies
 the run's rows to the target database in batches of ``batch`` rows inside ONE transaction: the
 run's rows appear whole or not at all, and nothing already stored is touched except the run's
 own row (its progress), and markets and outcomes that are not stored yet.
@@ -14,7 +14,9 @@ order by the target's id (mapped through the order's ``(run_id, signal_key)``, w
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -50,12 +52,16 @@ _RUN_FIELDS = ("status", "first_ts", "last_ts", "ended_at", "settings_version")
 
 
 class StagedLedger:
-    """The in-memory ledger of run ``run_id``, copied from (and published to) ``target``."""
+    """The scratch ledger of run ``run_id``, copied from (and published to) ``target``."""
 
     def __init__(self, target: sessionmaker[Session], run_id: int) -> None:
         self.target = target
         self.run_id = run_id
-        self.engine = _memory_engine()
+        # A scratch SQLite file without durability (never fsynced, deleted at close): as fast
+        # as memory for the loop's writes, and a month-long backtest's rows stay on disk, not
+        # in the process's memory.
+        self._scratch = tempfile.TemporaryDirectory(prefix="edgeloop-backtest-")
+        self.engine = _scratch_engine(Path(self._scratch.name) / "ledger.db")
         Base.metadata.create_all(self.engine)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
         with target() as src, self.sessions.begin() as dst:
@@ -65,7 +71,7 @@ class StagedLedger:
             dst.execute(insert(RunRow), [_row(run)])
 
     def counts(self) -> dict[str, int]:
-        """Rows of the run per table in the in-memory ledger."""
+        """Rows of the run per table in the scratch ledger."""
         with self.sessions() as s:
             return {
                 table.__tablename__: s.scalar(
@@ -121,16 +127,16 @@ class StagedLedger:
 
     def close(self) -> None:
         self.engine.dispose()
+        self._scratch.cleanup()
 
 
-def _memory_engine() -> Engine:
-    engine = create_engine(
-        "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
-    )
+def _scratch_engine(path: Path) -> Engine:
+    engine = create_engine(f"sqlite:///{path}", poolclass=StaticPool)
 
     @event.listens_for(engine, "connect")
     def _pragmas(conn, _record) -> None:  # noqa: ANN001
-        conn.execute("PRAGMA foreign_keys=ON")
+        for pragma in ("foreign_keys=ON", "journal_mode=OFF", "synchronous=OFF"):
+            conn.execute(f"PRAGMA {pragma}")
 
     return engine
 
