@@ -259,13 +259,19 @@ def _fast_chunk(
     fields = [line.rstrip("\r\n").split(",") for line in lines]
     if any(len(f) != len(HEADER) for f in fields):
         return None
-    cols = np.array(fields, dtype=str).T
-    ts_text, tokens = cols[0], cols[1]
-    if not (np.char.isdigit(ts_text).all() and np.char.isdigit(tokens).all()):
+    # Column by column (the 77-digit token ids stay Python strings: a fixed-width numpy text
+    # array of them would cost 300 bytes a cell).
+    ts_text, tokens, *num_texts = zip(*fields, strict=True)
+    if not all(t.isdigit() for t in tokens):
         return None
     try:
-        ts = ts_text.astype(np.int64)
-        nums = np.where(cols[2:] == "", "nan", cols[2:]).astype(np.float64)
+        ts_col = np.array(ts_text)
+        if not np.char.isdigit(ts_col).all():
+            return None
+        ts = ts_col.astype(np.int64)
+        nums = [
+            np.where((c := np.array(col)) == "", "nan", c).astype(np.float64) for col in num_texts
+        ]
     except ValueError:
         return None
     bid, ask, bid_size, ask_size = nums
@@ -285,7 +291,7 @@ def _fast_chunk(
         return None
     if day and not (day[0] <= ts[0] and ts[-1] < day[1]):
         return None
-    token_ids = np.array([sys.intern(t) for t in tokens.tolist()], dtype=object)
+    token_ids = np.array([sys.intern(t) for t in tokens], dtype=object)
     return BookTopChunk(path, ts, token_ids, bid, ask, bid_size, ask_size)
 
 
