@@ -19,6 +19,7 @@ from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryV
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.backtest import tuning
 from engine.components import build, build_all
 from engine.core.state import MarketState
 from engine.core.validation import ConfigError
@@ -306,10 +307,14 @@ def _publish(staged: StagedLedger, batch_rows: int) -> bool:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> float | None:
+    if tuning.is_trial(cfg):
+        # One job of `edgeloop -m mode=backtest ...`: the sweeper optimizes what it returns.
+        return tuning.objective(cfg, run)
     code = run(cfg)
     if code:
         sys.exit(code)
+    return None
 
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ _PLAIN_UNIT = re.compile(r"[A-Za-z][A-Za-z0-9_ ]*")
 
 
 def conf_targets(conf_dir: Path = CONF_DIR) -> list[str]:
-    """Every ``_target_`` named under ``conf_dir``, in file order, each once."""
+    """Every ``_target_`` named under ``conf_dir`` (but ``conf_dir/hydra``), in file order,
+    each once."""
     found: dict[str, None] = {}
 
     def walk(node: Any) -> Iterator[str]:
@@ -60,6 +61,8 @@ def conf_targets(conf_dir: Path = CONF_DIR) -> list[str]:
                 yield from walk(value)
 
     for path in sorted(conf_dir.rglob("*.yaml")):
+        if path.relative_to(conf_dir).parts[0] == "hydra":
+            continue  # Hydra's own plugins (sweeper, launchers), not the engine's components
         for target in walk(yaml.safe_load(path.read_text())):
             found.setdefault(target, None)
     return list(found)

@@ -5,6 +5,7 @@
     edgeloop-settings history
     edgeloop-settings diff 1 3
     edgeloop-settings rollback 1 --reason "v2 lost money"
+    edgeloop-settings apply-proposal 3             # a tuner's proposal (edgeloop-tune propose)
     edgeloop-settings explain strategies.updown.gates.sigma.min_sigma
     edgeloop-settings schema
 
@@ -49,6 +50,7 @@ AUTHOR_HELP = (
 WAIT_S = 3.0  # how long set/rollback wait for the running engines' answers
 READ_ONLY = {"show", "history", "diff", "explain", "schema"}  # these create and write nothing
 TABLES = ("settings_versions", "settings_applications")
+PROPOSALS = "settings_proposals"  # apply-proposal's table (migration 0008)
 
 
 def _common() -> argparse.ArgumentParser:
@@ -111,6 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rollback", parents=[common], help="a new version equal to version N")
     p.add_argument("version", type=int)
     _write_args(p)
+    p = sub.add_parser(
+        "apply-proposal",
+        parents=[common],
+        help="write a tuner's proposal N as the next version (refused if stale or applied)",
+    )
+    p.add_argument("proposal", type=int, metavar="N")
+    p.add_argument("--reason", default=None, help="why (default: the proposal's own reason)")
+    p.add_argument("--author", default=None, metavar="LABEL", help=AUTHOR_HELP)
+    p.add_argument("--wait", type=float, default=WAIT_S, metavar="S", help="as for set")
     p = sub.add_parser("explain", parents=[common], help="which layer sets KEY, who and why")
     p.add_argument("key")
     sub.add_parser("schema", parents=[common], help="every tunable parameter and its rules")
@@ -123,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     url = resolve_url(getattr(args, "db", None))
     store = None
     try:
-        store = open_store(url, readonly=args.command in READ_ONLY)
+        tables = (*TABLES, PROPOSALS) if args.command == "apply-proposal" else TABLES
+        store = open_store(url, readonly=args.command in READ_ONLY, tables=tables)
         with translated(url):
             return COMMANDS[args.command](store, args, as_json)
     except DatabaseError as exc:
@@ -142,10 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             store.close()
 
 
-def open_store(url: str, *, readonly: bool) -> SettingsStore:
+def open_store(url: str, *, readonly: bool, tables: Sequence[str] = TABLES) -> SettingsStore:
     """The store on ``url`` once its database passed the start checks (see
     :func:`settings_service.dbcheck.open_checked`); ``readonly`` creates and writes nothing."""
-    engine = open_checked(url, make=make_engine, readonly=readonly, tables=TABLES)
+    engine = open_checked(url, make=make_engine, readonly=readonly, tables=tables)
     return SettingsStore(url, engine=engine)
 
 
@@ -232,6 +244,20 @@ def cmd_rollback(store: SettingsStore, args: argparse.Namespace, as_json: bool) 
     return _print_written(store, version, args, as_json)
 
 
+def cmd_apply_proposal(store: SettingsStore, args: argparse.Namespace, as_json: bool) -> int:
+    """A tuner's proposal as the next version, by the human running this (never automatic)."""
+    proposal = store.get_proposal(args.proposal)
+    store.base = _merged_layers(store, args)
+    version = store.apply_proposal(
+        args.proposal,
+        author=_author(args),
+        reason=args.reason or f"proposal {proposal.id} by {proposal.author}: {proposal.reason}",
+    )
+    if not as_json:
+        print(f"proposal {proposal.id} ({proposal.author}) applied as version {version.id}")
+    return _print_written(store, version, args, as_json)
+
+
 def cmd_history(store: SettingsStore, args: argparse.Namespace, as_json: bool) -> int:
     versions = store.history(args.limit)
     answers = store.applications(v.id for v in versions)
@@ -309,6 +335,7 @@ COMMANDS = {
     "history": cmd_history,
     "diff": cmd_diff,
     "rollback": cmd_rollback,
+    "apply-proposal": cmd_apply_proposal,
     "explain": cmd_explain,
     "schema": cmd_schema,
 }

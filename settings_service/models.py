@@ -1,4 +1,6 @@
-"""The settings service's one table, ``settings_versions``: append-only, one row per version.
+"""The settings service's tables: ``settings_versions`` (append-only, one row per version),
+``settings_applications`` (what each engine did with a version) and ``settings_proposals``
+(parameters an automated tuner proposes; a human applies one as a new version).
 
 History is a line: version ``id`` always has parent ``id - 1`` (``parent_id``
 is UNIQUE and a CHECK ties the two), so two writers on the same parent
@@ -175,3 +177,73 @@ def engines_summary(answers: list[Application]) -> str:
         who = f"run {a.run_id}" if a.run_id is not None else a.instance
         parts.append(f"{who} applied" if a.status == "applied" else f"{who} REFUSED: {a.reason}")
     return "; ".join(parts) or "-"
+
+
+PROPOSER_KINDS = ("tuner",)
+
+
+class SettingsProposalRow(Base):
+    """Parameters an automated writer proposes (``edgeloop-tune propose``): never in force by
+    themselves. ``edgeloop-settings apply-proposal N`` (a human) writes ``changes`` as the
+    version after ``based_on`` and records it in ``applied_version``, the one update a row
+    gets; a proposal whose ``based_on`` is no longer the latest version is stale and is not
+    applied. ``detail``: what the proposer measured (the study, the trial, its folds)."""
+
+    __tablename__ = "settings_proposals"
+    __table_args__ = (CheckConstraint("author_kind IN ('tuner')", name="author_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    author: Mapped[str] = mapped_column(String(128))
+    author_kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The latest settings version when it was proposed: the only one it may be applied over.
+    based_on: Mapped[int] = mapped_column(Integer)
+    applied_version: Mapped[int | None] = mapped_column(Integer, unique=True)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One row of ``settings_proposals`` as the API returns it."""
+
+    id: int
+    created_at: datetime
+    author: str
+    author_kind: str
+    reason: str
+    changes: dict[str, Any]
+    detail: dict[str, Any]
+    based_on: int
+    applied_version: int | None
+
+    @classmethod
+    def from_row(cls, row: SettingsProposalRow) -> Proposal:
+        created = row.created_at
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        return cls(
+            id=row.id,
+            created_at=created,
+            author=row.author,
+            author_kind=row.author_kind,
+            reason=row.reason,
+            changes=dict(row.changes),
+            detail=dict(row.detail or {}),
+            based_on=row.based_on,
+            applied_version=row.applied_version,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "created_at": self.created_at.isoformat(),
+            "author": self.author,
+            "author_kind": self.author_kind,
+            "reason": self.reason,
+            "changes": self.changes,
+            "detail": self.detail,
+            "based_on": self.based_on,
+            "applied_version": self.applied_version,
+        }

@@ -7,17 +7,24 @@
 anything is written. On PostgreSQL the insert and ``pg_notify`` on channel
 ``edgeloop_settings`` (payload: the new version id) commit together, so a
 subscriber is told exactly when the version becomes visible.
+
+A tuner's parameters are a *proposal* (``settings_proposals``), never in force by themselves:
+:meth:`SettingsStore.propose` validates them as a human write over the latest version and
+stores them with that version as their base; :meth:`SettingsStore.apply_proposal` (a human
+only) writes them as the next version, in the same transaction that marks the proposal
+applied, and refuses a proposal that was applied already or is stale (a version was written
+after its base: the tuner measured under other settings, so it proposes again).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, func, inspect, select, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,8 +34,11 @@ from settings_service.default_schema import default_schema
 from settings_service.identity import author_problem
 from settings_service.models import (
     APPLY_STATUSES,
+    PROPOSER_KINDS,
     Application,
+    Proposal,
     SettingsApplicationRow,
+    SettingsProposalRow,
     SettingsVersionRow,
     Version,
 )
@@ -37,6 +47,7 @@ from settings_service.schema import (
     Problem,
     Schema,
     SettingsConflict,
+    SettingsError,
     SettingsValidationError,
     UnknownVersion,
     author_kind_problem,
@@ -45,6 +56,27 @@ from settings_service.schema import (
 ENV_VAR = "EDGELOOP_DB_URL"
 DEFAULT_URL = "sqlite:///var/edgeloop.db"
 CHANNEL = "edgeloop_settings"
+
+
+class UnknownProposal(SettingsError, LookupError):
+    """A proposal id that the store does not hold."""
+
+    def __init__(self, proposal: int, latest: int) -> None:
+        known = f"proposals are 1..{latest}" if latest else "this database holds no proposal"
+        super().__init__(f"unknown proposal {proposal} ({known})")
+
+
+class StaleProposal(SettingsConflict):
+    """A proposal whose base version is no longer the latest; nothing was written."""
+
+    def __init__(self, proposal: Proposal, latest: int, detail: str = "") -> None:
+        self.expected, self.latest = proposal.based_on, latest
+        SettingsError.__init__(
+            self,
+            f"proposal {proposal.id} is stale: it was made on version {proposal.based_on}, and "
+            f"version {latest} has been written since{detail}; nothing was written (propose "
+            "again on the current settings: `edgeloop-tune propose`)",
+        )
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -198,6 +230,16 @@ class SettingsStore:
                 out.setdefault(row.version_id, []).append(Application.from_row(row))
         return out
 
+    def proposals(self) -> list[Proposal]:
+        """Every proposal, newest first."""
+        stmt = select(SettingsProposalRow).order_by(SettingsProposalRow.id.desc())
+        with Session(self.engine) as session:
+            return [Proposal.from_row(r) for r in session.scalars(stmt)]
+
+    def get_proposal(self, proposal: int) -> Proposal:
+        with Session(self.engine) as session:
+            return self._proposal(session, proposal)
+
     def running_engines(self) -> list[int]:
         """Runs the ledger in this database says are running (none without a ledger): the
         engines a writer waits to hear from. A run killed with -9 stays ``running`` here."""
@@ -309,6 +351,91 @@ class SettingsStore:
             rollback_of=version,
         )
 
+    def propose(
+        self,
+        changes: Mapping[str, Any],
+        *,
+        author: str,
+        reason: str,
+        detail: Mapping[str, Any] | None = None,
+        author_kind: str = "tuner",
+    ) -> Proposal:
+        """Store ``changes`` as a proposal over the latest version, validated as a human would
+        write them then; a protected key is never proposed. Nothing is in force until a human
+        applies it (:meth:`apply_proposal`)."""
+        problems = []
+        if author_kind not in PROPOSER_KINDS:
+            problems.append(Problem("author_kind", author_kind, f"must be one of {PROPOSER_KINDS}"))
+        if not author or not author.strip() or len(author) > 128:
+            problems.append(Problem("author", author, "must be a non-empty name (<= 128 chars)"))
+        if not reason or not reason.strip():
+            problems.append(Problem("reason", reason, "must say why (non-empty)"))
+        problems += [
+            Problem(k, v, "is protected: only a human sets it, never a proposal")
+            for k, v in changes.items()
+            if k in self.schema and self.schema[k].protected
+        ]
+        if problems:
+            raise SettingsValidationError(problems)
+        with Session(self.engine) as session, session.begin():
+            latest = self._latest_id(session)
+            parent = self._get(session, latest).document
+            normalized, _ = self.schema.validate(
+                changes, author_kind="human", document=parent, base=self.base
+            )
+            row = SettingsProposalRow(
+                created_at=datetime.now(UTC),
+                author=author,
+                author_kind=author_kind,
+                reason=reason,
+                changes=normalized,
+                detail=dict(detail or {}),
+                based_on=latest,
+            )
+            session.add(row)
+            session.flush()
+            return Proposal.from_row(row)
+
+    def apply_proposal(
+        self, proposal: int, *, author: str, reason: str, author_kind: str = "human"
+    ) -> Version:
+        """Write proposal ``proposal``'s changes as the version after its base, marking it
+        applied in the same transaction. A human only; refuses a proposal applied already
+        (:class:`SettingsValidationError`) or stale (:class:`StaleProposal`)."""
+        if author_kind != "human":
+            rule = "must be human: only a human applies a proposal"
+            raise SettingsValidationError([Problem("author_kind", author_kind, rule)])
+        self._check_meta(author, author_kind, reason)
+        found = self.get_proposal(proposal)
+        if found.applied_version is not None:
+            raise self._applied(found)
+
+        def mark(session: Session, version: SettingsVersionRow) -> None:
+            session.execute(
+                update(SettingsProposalRow)
+                .where(SettingsProposalRow.id == proposal)
+                .values(applied_version=version.id)
+            )
+
+        try:
+            return self._append(
+                lambda parent: self.schema.validate(
+                    found.changes, author_kind=author_kind, document=parent, base=self.base
+                )[1],
+                author=author,
+                author_kind=author_kind,
+                reason=reason,
+                expected=found.based_on,
+                after=mark,
+            )
+        except SettingsConflict as exc:
+            again = self.get_proposal(proposal)
+            if again.applied_version is not None:  # by another human, a moment ago
+                raise self._applied(again) from None
+            with Session(self.engine) as session:
+                detail = self._written_by(session, exc.latest)
+            raise StaleProposal(found, exc.latest, detail) from None
+
     # internals
 
     def _append(
@@ -320,7 +447,10 @@ class SettingsStore:
         reason: str,
         expected: int,
         rollback_of: int | None = None,
+        after: Callable[[Session, SettingsVersionRow], None] | None = None,
     ) -> Version:
+        """Insert the next version (``build(parent document)``); ``after`` runs in the same
+        transaction once the row is in."""
         try:
             with Session(self.engine) as session, session.begin():
                 latest = self._latest_id(session)
@@ -341,6 +471,8 @@ class SettingsStore:
                 )
                 session.add(row)
                 session.flush()
+                if after is not None:
+                    after(session, row)
                 if self.is_postgres:
                     session.execute(
                         text("SELECT pg_notify(:channel, :payload)"),
@@ -379,10 +511,25 @@ class SettingsStore:
             raise UnknownVersion(version, self._latest_id(session))
         return Version.from_row(row)
 
+    def _proposal(self, session: Session, proposal: int) -> Proposal:
+        row = session.get(SettingsProposalRow, proposal)
+        if row is None:
+            latest = session.scalar(select(func.max(SettingsProposalRow.id))) or 0
+            raise UnknownProposal(proposal, latest)
+        return Proposal.from_row(row)
+
+    @staticmethod
+    def _applied(proposal: Proposal) -> SettingsValidationError:
+        rule = f"was applied already, as version {proposal.applied_version}: nothing to apply"
+        return SettingsValidationError([Problem("proposal", proposal.id, rule)])
+
     def _conflict(self, session: Session, expected: int, latest: int) -> SettingsConflict:
-        detail = ""
-        if latest > 0:
-            row = session.get(SettingsVersionRow, latest)
-            if row is not None:
-                detail = f" (written by {row.author} ({row.author_kind}): {row.reason!r})"
-        return SettingsConflict(expected, latest, detail)
+        return SettingsConflict(expected, latest, self._written_by(session, latest))
+
+    @staticmethod
+    def _written_by(session: Session, version: int) -> str:
+        """`` (written by AUTHOR (KIND): 'reason')`` of ``version``, or ''."""
+        row = session.get(SettingsVersionRow, version) if version > 0 else None
+        if row is None:
+            return ""
+        return f" (written by {row.author} ({row.author_kind}): {row.reason!r})"

@@ -23,6 +23,7 @@ TABLES = {
     "positions",
     "settings_versions",
     "settings_applications",
+    "settings_proposals",
     "breaker_state",
     "calibrations",
     "regime_changes",
