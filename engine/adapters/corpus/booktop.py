@@ -186,19 +186,23 @@ def iter_booktop(
 class BookTopWriter:
     """Writes a book-top ``.csv.gz`` row by row (the recorder's side of the format).
 
-    Refuses to overwrite an existing file, to write a row :func:`check_row` rejects or one
+    Refuses to overwrite an existing file (unless ``append``), to write a row :func:`check_row` rejects or one
     earlier than the previous row. With ``dedupe`` (the default) a row equal to its token's
     previous top is skipped: the format holds one row per change. The gzip header carries no
     timestamp or file name, so equal rows give equal bytes.
     """
 
-    def __init__(self, path: Path, *, dedupe: bool = True) -> None:
+    def __init__(self, path: Path, *, dedupe: bool = True, append: bool = False) -> None:
         self.path = Path(path)
         self.dedupe = dedupe
-        self._raw = open(self.path, "xb")  # noqa: SIM115 (closed by close())
+        # append: later rows of an existing file (a second recording session the same day),
+        # as a new gzip member without a header (readers see one stream).
+        header = not (append and self.path.is_file() and self.path.stat().st_size > 0)
+        self._raw = open(self.path, "ab" if append else "xb")  # noqa: SIM115 (closed by close())
         self._gz = gzip.GzipFile(filename="", fileobj=self._raw, mode="wb", mtime=0)
         self._text = io.TextIOWrapper(self._gz, encoding="ascii", newline="\n")
-        self._text.write(HEADER_LINE + "\n")
+        if header:
+            self._text.write(HEADER_LINE + "\n")
         self._last_ts = -1
         self._last_top: dict[str, tuple[str, ...]] = {}
         self.rows_written = 0
