@@ -50,7 +50,7 @@ AUTHOR_HELP = (
 WAIT_S = 3.0  # how long set/rollback wait for the running engines' answers
 READ_ONLY = {"show", "history", "diff", "explain", "schema"}  # these create and write nothing
 TABLES = ("settings_versions", "settings_applications")
-PROPOSALS = "settings_proposals"  # apply-proposal's table (migration 0008)
+PROPOSALS = "settings_proposals"  # migration 0008: every command needs it (a database at head)
 
 
 def _common() -> argparse.ArgumentParser:
@@ -134,8 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     url = resolve_url(getattr(args, "db", None))
     store = None
     try:
-        tables = (*TABLES, PROPOSALS) if args.command == "apply-proposal" else TABLES
-        store = open_store(url, readonly=args.command in READ_ONLY, tables=tables)
+        # Every table of this code's schema (a database behind head says "migrate" at once).
+        store = open_store(url, readonly=args.command in READ_ONLY, tables=(*TABLES, PROPOSALS))
         with translated(url):
             return COMMANDS[args.command](store, args, as_json)
     except DatabaseError as exc:
