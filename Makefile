@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 ARGS   ?=
+TEST_WORKERS ?= 2
 DB     ?=
 UI_PORT ?= 8501
 # The dashboard listens on this machine only; UI_ADDRESS=0.0.0.0 exposes it to the network.
@@ -35,9 +36,10 @@ run: setup
 ui: setup
 	$(UI) $(if $(DB),-- --db $(DB))
 
-## test: every test (unit, integration on PostgreSQL, end-to-end)
+## test: every test (unit, integration on PostgreSQL, end-to-end), on TEST_WORKERS processes
+## (pytest-xdist; one test file stays on one worker); make test TEST_WORKERS=0 runs them in one
 test: setup
-	$(BIN)/pytest $(ARGS)
+	$(BIN)/pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile) $(ARGS)
 
 ## lint: ruff and the import contracts (the core stays pure)
 lint: setup

@@ -42,11 +42,15 @@ def scratch_pg_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def _session_pg_url() -> Iterator[str]:
     url = os.environ.get("EDGELOOP_TEST_PG_URL")
-    if url:
+    # Under pytest-xdist (`make test` runs two workers) each worker gets a database of its own:
+    # the tests empty theirs before each test.
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if url and not worker:
         upgrade_to_head(url)
         yield url
         return
-    name = f"edgeloop_s_{uuid.uuid4().hex[:12]}"
+    base = make_url(url).database if url else "edgeloop_s"
+    name = f"{base}_{worker or 's'}_{uuid.uuid4().hex[:8]}"
     _admin_exec(f"CREATE DATABASE {name}")
     admin = make_url(PG_ADMIN.replace("postgresql://", "postgresql+psycopg://", 1))
     url = admin.set(database=name).render_as_string(hide_password=False)
