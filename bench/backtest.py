@@ -97,7 +97,12 @@ def main() -> None:
             f"{markets:,} markets"
         )
         cfg = compose_cfg(
-            ["mode=backtest", f"backtest.corpus={corpus}", f"db.url=sqlite:///{tmp}/bench.db"]
+            [
+                "mode=backtest",
+                f"backtest.corpus={corpus}",
+                f"db.url=sqlite:///{tmp}/bench.db",
+                "run.progress=false",
+            ]
         )
         floor_s, ticks = replay_only(corpus, False, cfg.vol)
         state_s, _ = replay_only(corpus, True, cfg.vol)
