@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -48,6 +49,12 @@ def run_edgeloop(
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def heading(out: str) -> str:
+    """The first line of the ledger table a command printed (logs go to stdout too)."""
+    found = re.search(r"^ledger of .*$", out, re.M)
+    return found.group(0) if found else f"no ledger table in: {out[-500:]}"
 
 
 def wait_for(predicate, timeout: float = 60.0, every: float = 0.1) -> bool:

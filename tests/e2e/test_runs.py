@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shlex
-import signal
 import subprocess
-import time
 
 import pytest
 
-from tests.helpers import BIN, ROOT, edgeloop_cmd, pnl_from_fills_and_outcomes, query, run_edgeloop
+from tests.helpers import BIN, ROOT, heading, pnl_from_fills_and_outcomes, query, run_edgeloop
 
 
 def ledger_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -33,12 +29,6 @@ def two_runs(tmp_path_factory):
 
 def total(out: str) -> dict:
     return json.loads(out)[-1]
-
-
-def heading(out: str) -> str:
-    """The first line of the ledger table a command printed (logs go to stdout too)."""
-    found = re.search(r"^ledger of .*$", out, re.M)
-    return found.group(0) if found else f"no ledger table in: {out[-500:]}"
 
 
 def test_two_seeds_on_one_database_are_two_ledgers(two_runs):
@@ -134,48 +124,3 @@ def test_a_named_run_resumes_by_name_and_a_name_is_unique(tmp_path):
     dup = run_edgeloop("run.duration=20m", "run.name=calm-3", *args)
     assert dup.returncode == 2 and "run.name='calm-3'" in dup.stderr
     assert "already names a run" in dup.stderr
-
-
-def readme_examples() -> list[list[str]]:
-    text = (ROOT / "README.md").read_text()
-    block = text.split("Examples that work", 1)[1].split("```", 2)[1]
-    return [shlex.split(line, comments=True) for line in block.splitlines() if line.strip()]
-
-
-@pytest.mark.slow
-def test_the_readme_quick_start_and_examples_work_one_after_another(tmp_path):
-    """On one database, in the README's order: `make run`'s engine (stopped with Ctrl-C once
-    it trades), then every example; each engine run prints its own run's table."""
-    url = f"sqlite:///{tmp_path / 'edgeloop.db'}"
-    env = {**os.environ, "EDGELOOP_DB_URL": url}
-    proc = subprocess.Popen(
-        edgeloop_cmd("run.speed=600"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if query(url, "SELECT count(*) FROM orders")[0][0] > 0:
-                break
-        except Exception:  # noqa: BLE001 - not migrated yet
-            pass
-        time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err[-2000:]
-    assert heading(out).startswith("ledger of run 1 paper on sim seed=0")
-    latest = 1
-    examples = readme_examples()
-    assert len(examples) >= 10
-    for argv in examples:
-        cmd = [str(BIN / argv[0]), *argv[1:]]
-        if argv[0] == "edgeloop":
-            cmd.append("hydra.run.dir=${oc.env:EDGELOOP_RUN_DIR,var/runs/test}")
-        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, (argv, done.stderr[-2000:])
-        if argv[0] == "edgeloop":
-            resumed = any(a.startswith("run.resume=") for a in argv)
-            latest = latest if resumed else latest + 1
-            assert heading(done.stdout).startswith(f"ledger of run {latest} "), argv
-        elif argv[0] == "edgeloop-ledger" and len(argv) == 1:
-            assert heading(done.stdout).startswith(f"ledger of run {latest} ")
