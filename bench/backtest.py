@@ -21,10 +21,12 @@ backtest's cost as a multiple of the floor.
 from __future__ import annotations
 
 import argparse
+import gzip
 import logging
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -61,9 +63,6 @@ def replay_only(corpus: Path, with_state: bool, vol_cfg) -> tuple[float, int]:  
 
 def count_events(corpus: Path) -> tuple[int, int]:
     """Kline rows and book-top rows in the corpus (the events a replay merges)."""
-    import gzip
-    import zipfile
-
     klines = booktop = 0
     for z in corpus.rglob("*.zip"):
         with zipfile.ZipFile(z) as zf:

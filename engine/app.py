@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.backtest import tuning
 from engine.components import build, build_all
 from engine.core.state import MarketState
-from engine.core.validation import ConfigError
+from engine.core.validation import ConfigError, check_range
 from engine.drivers.closed_loop import ClosedLoop
 from engine.drivers.loop import Components, EngineLoop
 from engine.drivers.outage import Outage, describe, is_outage
@@ -64,6 +64,11 @@ def build_loop(cfg: DictConfig, sessions) -> EngineLoop:  # noqa: ANN001
             cfg.mode.name,
             f"must be one of {list(MODES)} (live comes later)",
         )
+    if cfg.mode.name == BACKTEST:
+        batch = cfg.backtest.batch_rows
+        check_range("backtest.batch_rows", batch, 1, 1_000_000)
+        if int(batch) != batch:
+            raise ConfigError("backtest.batch_rows", batch, "must be a whole number of rows")
     if cfg.mode.name == BACKTEST and cfg.run.get("resume") is not None:
         raise ConfigError(
             "run.resume",

@@ -402,8 +402,9 @@ class EngineLoop:
         status_every = self.run_config.status_every_s
         bar = None
         # The bar's length: run.duration, or a bounded feed's own end (a replay's last tick).
-        bound = min(x for x in (end, getattr(self.feed, "end_ts", None), float("inf")) if x)
-        if self.run_config.progress and bound < float("inf"):
+        bounds = [x for x in (end, getattr(self.feed, "end_ts", None)) if x is not None]
+        bound = min(bounds) if bounds else None
+        if self.run_config.progress and bound is not None:
             done = 0 if self._last_ts != self._last_ts else self._last_ts - self.feed.start_ts
             bar = tqdm(
                 total=int(bound - self.feed.start_ts),

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select
+from sqlalchemy import Engine, create_engine, event, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -69,16 +69,6 @@ class StagedLedger:
             if run is None:
                 raise LookupError(f"no run {run_id} in the target database")
             dst.execute(insert(RunRow), [_row(run)])
-
-    def counts(self) -> dict[str, int]:
-        """Rows of the run per table in the scratch ledger."""
-        with self.sessions() as s:
-            return {
-                table.__tablename__: s.scalar(
-                    select(func.count()).select_from(table).where(table.run_id == self.run_id)
-                )
-                for table in (*(t for t, _ in _RUN_TABLES), FillRow)
-            }
 
     def publish(self, batch: int = BATCH_ROWS) -> dict[str, int]:
         """Copy the run's rows to the target in one transaction; rows written per table."""

@@ -63,6 +63,9 @@ def test_a_backtest_is_never_resumed_and_needs_a_corpus(corpus, sqlite_url):
     missing = run_edgeloop("mode=backtest", f"db.url={sqlite_url}")
     assert missing.returncode == 2
     assert "backtest.corpus is not set (give it: `backtest.corpus=...`)" in missing.stderr
+    bad = backtest(corpus, sqlite_url, "backtest.batch_rows=0")
+    assert bad.returncode == 2
+    assert "backtest.batch_rows=0 must be" in bad.stderr and "1" in bad.stderr
     assert query(sqlite_url, "SELECT count(*) FROM runs") == [(0,)]
 
 
