@@ -69,13 +69,13 @@ def build_loop(cfg: DictConfig, sessions) -> EngineLoop:  # noqa: ANN001
         check_range("backtest.batch_rows", batch, 1, 1_000_000)
         if int(batch) != batch:
             raise ConfigError("backtest.batch_rows", batch, "must be a whole number of rows")
-    if cfg.mode.name == BACKTEST and cfg.run.get("resume") is not None:
-        raise ConfigError(
-            "run.resume",
-            cfg.run.resume,
-            "a backtest is never resumed: run it again (the same corpus and configuration "
-            "give the same run)",
-        )
+        if cfg.run.get("resume") is not None:
+            raise ConfigError(
+                "run.resume",
+                cfg.run.resume,
+                "a backtest is never resumed: run it again (the same corpus and configuration "
+                "give the same run)",
+            )
     return EngineLoop(
         feed=build(cfg.feed, "feed"),
         state=MarketState(build(cfg.vol, "vol")),
